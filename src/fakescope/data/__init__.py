@@ -1,0 +1,1 @@
+"""Data: manifests, image loading, datasets, face extraction and the SynthFaces benchmark."""
