@@ -59,17 +59,19 @@ def save_image(path: str | Path, image: np.ndarray, *, jpeg_quality: int = 95) -
     return path
 
 
-def list_media(paths: list[str | Path], *, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[Path]:
+def list_media(paths: list[str | Path], *, suffixes: tuple[str, ...] = IMAGE_SUFFIXES,
+               keep_missing: bool = False) -> list[Path]:
     """Expand files and folders (recursively, sorted) into media files with the given suffixes.
 
-    A path that does not exist raises DataError. Files given explicitly are kept whatever their
-    suffix, so a bad file is reported rather than silently skipped.
+    A path that does not exist raises DataError, or is kept (``keep_missing``) so that batch
+    callers report it per file. Files given explicitly are kept whatever their suffix, so a bad
+    file is reported rather than silently skipped.
     """
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes))
-        elif p.exists():
+        elif p.exists() or keep_missing:
             out.append(p)
         else:
             raise DataError("no such file or folder", path=p)

@@ -1,0 +1,104 @@
+"""Training throughput: fakescope's Engine vs a bare PyTorch + timm loop, same model and data.
+
+Prints images/s of each and the ratio fakescope / bare (target >= 0.9). Both loops see the same
+in-memory images, batch size, optimiser and number of steps; both score the same validation
+batch once per epoch (the engine needs it to pick its checkpoint).
+
+    python benchmarks/train_throughput.py [--model resnet18 --size 64 --n 512 --batch 32 --epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from fakescope.config import load_config
+from fakescope.models import create_detector
+from fakescope.train.engine import Engine
+
+
+class InMemory(torch.utils.data.Dataset):
+    """Dataset items like ManifestDataset's, from tensors already in memory."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        self.images, self.labels = images, labels
+        self.df = pd.DataFrame({"sample_id": [str(i) for i in range(len(labels))],
+                                "label": labels.numpy()})
+        self.targets = labels.numpy()
+        self.group_names: list[str] = []
+        self.bad_items: dict = {}
+
+    def __len__(self):
+        return len(self.images)
+
+    def set_epoch(self, epoch: int) -> None:
+        pass
+
+    def __getitem__(self, i):
+        return {"image": self.images[i], "label": self.labels[i], "target": self.labels[i],
+                "group": torch.tensor(-1), "index": torch.tensor(i)}
+
+
+def bare_loop(model, images, labels, val, *, batch: int, epochs: int, lr: float) -> float:
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels),
+                                         batch_size=batch, shuffle=True)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for x, y in loader:
+            loss = F.cross_entropy(model(x)["detect"], y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            model(val)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="resnet18")
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--n", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(args.n, 3, args.size, args.size, generator=g)
+    labels = torch.randint(0, 2, (args.n,), generator=g)
+    val = images[: args.batch]
+    cfg = load_config(None, [f"train.epochs={args.epochs}", f"train.batch_size={args.batch}",
+                             f"train.eval_batch_size={args.batch}", "train.progress=false",
+                             "schedule.name=none", "train.resume=false"])
+    steps = args.epochs * args.n
+    best = {"bare": float("inf"), "fakescope": float("inf")}
+    for _ in range(args.repeats):
+        torch.manual_seed(0)
+        model = create_detector(args.model)
+        best["bare"] = min(best["bare"], bare_loop(model, images, labels, val, batch=args.batch,
+                                                   epochs=args.epochs, lr=cfg.optim.lr))
+        torch.manual_seed(0)
+        model = create_detector(args.model)
+        with tempfile.TemporaryDirectory() as out:
+            engine = Engine(model, cfg, out)
+            start = time.perf_counter()
+            engine.fit(InMemory(images, labels), InMemory(val, labels[: args.batch]))
+            best["fakescope"] = min(best["fakescope"], time.perf_counter() - start)
+    bare, ours = steps / best["bare"], steps / best["fakescope"]
+    print(f"model={args.model} size={args.size} n={args.n} batch={args.batch} "
+          f"epochs={args.epochs} threads={torch.get_num_threads()}")
+    print(f"bare PyTorch + timm : {bare:8.1f} images/s")
+    print(f"fakescope Engine    : {ours:8.1f} images/s")
+    print(f"ratio fakescope/bare: {ours / bare:.3f}  (target >= 0.9)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Core commands: train, evaluate, metrics, detect, demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from fakescope.cli.output import console, err_console, print_table, to_json, write_json
+
+UNCERTAINTY_METHODS = ("none", "mc", "mc_head", "bnn", "ensemble", "tta")
+
+
+def train(
+    config: Path = typer.Argument(..., help="YAML training config (see configs/)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a key, e.g. --set optim.lr=3e-4."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder (default: config's out_dir)."),
+):
+    """Train a detector from a YAML config; the best checkpoint is chosen on the validation split.
+
+    Resumes automatically from OUT/last when it exists. Multi-process:
+    `torchrun --nproc_per_node 2 -m fakescope.cli.main train CONFIG`.
+
+    Example: fakescope train configs/resnet18.yaml --set train.epochs=3 --out runs/r18
+    """
+    from fakescope.config import load_config
+    from fakescope.scores import write_scores
+    from fakescope.train.recipe import train_from_config
+
+    cfg = load_config(config, set_)
+    engine, result, data = train_from_config(cfg, out_dir=out)
+    if engine.dist.is_main:
+        console.print(f"best {result.metric} = {result.best_metric:.4f} at epoch "
+                      f"{result.best_epoch}; checkpoint: {result.best_checkpoint}")
+        if data.test is not None:
+            scores = engine.predict(data.test)
+            path = write_scores(scores, engine.out / "scores_test.csv")
+            console.print(f"test scores: {path}")
+
+
+def evaluate(
+    model: Path = typer.Option(..., "--model", help="Checkpoint folder (model.safetensors + meta.json)."),
+    manifest: Path = typer.Option(..., "--manifest", help="Manifest CSV/Parquet."),
+    split: str = typer.Option("test", help="Split to evaluate; 'all' for every row."),
+    out: Path = typer.Option(Path("scores.csv"), "--out", help="Where to write the scores table."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the metrics as JSON."),
+    batch_size: int = typer.Option(64, help="Images per forward pass."),
+    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for confidence intervals."),
+):
+    """Score a manifest split with a checkpoint, write the scores table and print the metrics.
+
+    Example: fakescope evaluate --model runs/r18/best --manifest data/manifest.csv --split test
+    """
+    from fakescope.data.dataset import ManifestDataset
+    from fakescope.data.manifest import read_manifest, select_split
+    from fakescope.metrics.summary import flat_table, summarize_scores
+    from fakescope.models.checkpoint import load_detector
+    from fakescope.scores import write_scores
+    from fakescope.train.engine import scores_table
+
+    det, meta = load_detector(model)
+    df = read_manifest(manifest)
+    if split != "all":
+        df = select_split(df, split)
+    if df.empty:
+        from fakescope.errors import DataError
+
+        raise DataError(f"no rows in split {split!r}", path=manifest)
+    target = "binary" if det.num_classes == 2 else "multiclass"
+    ds = ManifestDataset(df, image_size=meta["architecture"]["image_size"], target=target,
+                         class_names=det.class_names, on_error="skip")
+    from fakescope.config import TrainConfig
+    from fakescope.train.engine import Engine
+
+    cfg = TrainConfig()
+    cfg.train.eval_batch_size = batch_size
+    engine = Engine(det, cfg, out_dir=out.parent)
+    scores = scores_table(ds, *engine.predict_logits(ds), det.class_names)
+    write_scores(scores, out)
+    summary = summarize_scores(scores, n_boot=bootstrap)
+    summary["skipped"] = ds.bad_items
+    print_table(flat_table(summary), title=f"{manifest} [{split}] — {len(scores)} scored, "
+                f"{len(ds.bad_items)} skipped")
+    console.print(f"scores: {out}")
+    if json_out:
+        write_json(summary, json_out)
+
+
+def metrics(
+    scores: Path = typer.Argument(..., help="Scores CSV/Parquet with label and p_fake columns."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the metrics as JSON here."),
+    threshold: float = typer.Option(0.5, help="Decision threshold on p_fake for accuracies."),
+    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for CIs (0 = none)."),
+    video_how: str = typer.Option("mean", "--video-agg", help="Frame-to-video aggregation: mean|max|median."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap."),
+):
+    """Detection metrics of any scores file (bring scores from any detector).
+
+    Frame AUC/EER/AP/accuracy with bootstrap CIs, per-source AUC, and video-level metrics when
+    several rows share a video_id.
+
+    Example: fakescope metrics runs/r18/scores_test.csv --json metrics.json
+    """
+    from fakescope.metrics.summary import flat_table, summarize_scores
+    from fakescope.scores import read_scores
+
+    df = read_scores(scores)
+    summary = summarize_scores(df, threshold=threshold, n_boot=bootstrap, seed=seed,
+                               video_how=video_how)
+    print_table(flat_table(summary), title=f"{scores} — {len(df)} rows")
+    if json_out:
+        write_json(summary, json_out)
+        console.print(f"metrics: {json_out}")
+
+
+def detect(
+    paths: list[Path] = typer.Argument(..., help="Images and/or folders (searched recursively)."),
+    model: Path = typer.Option(..., "--model", help="Checkpoint folder."),
+    json_: bool = typer.Option(False, "--json", help="Print one JSON list instead of a table."),
+    uncertainty: str = typer.Option("none", help=f"One of {', '.join(UNCERTAINTY_METHODS)}."),
+    samples: int = typer.Option(32, help="Stochastic passes T for the uncertainty method."),
+    map_dir: Path | None = typer.Option(None, "--map", help="Write uncertainty overlay PNGs here."),
+    threshold: float = typer.Option(0.5, help="p_fake at or above which an image is called fake."),
+    batch_size: int = typer.Option(32, help="Images per forward pass."),
+):
+    """Score images with a checkpoint: one result per image with p_fake.
+
+    Bad files are reported per file and skipped; exit code 0 when all were scored, 1 when some
+    failed, 2 when none could be read.
+
+    Example: fakescope detect photos/ face.png --model runs/r18/best --json
+    """
+    from fakescope.detect import detect_images
+
+    if uncertainty not in UNCERTAINTY_METHODS:
+        from fakescope.errors import ConfigError
+
+        raise ConfigError(f"unknown uncertainty method {uncertainty!r}",
+                          hint=f"use one of {', '.join(UNCERTAINTY_METHODS)}")
+    results = detect_images(paths, model, uncertainty=uncertainty, samples=samples,
+                            map_dir=map_dir, threshold=threshold, batch_size=batch_size)
+    if json_:
+        sys.stdout.write(to_json(results) + "\n")
+    else:
+        import pandas as pd
+
+        rows = [{"path": r["path"], "p_fake": r.get("p_fake", float("nan")),
+                 "verdict": r.get("verdict", "error"),
+                 **({"epistemic": r["uncertainty"]["epistemic"]} if "uncertainty" in r else {}),
+                 "error": r.get("error", "")} for r in results]
+        print_table(pd.DataFrame(rows), title=f"{len(results)} file(s)")
+    failed = sum("error" in r for r in results)
+    if failed:
+        err_console.print(f"{failed} of {len(results)} file(s) could not be scored")
+        raise typer.Exit(2 if failed == len(results) else 1)
+
+
+def register(app, data_app, study_app) -> None:
+    app.command()(train)
+    app.command()(evaluate)
+    app.command()(metrics)
+    app.command()(detect)

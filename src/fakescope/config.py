@@ -1,0 +1,205 @@
+"""Training configuration: nested dataclasses loaded from YAML with validation.
+
+Unknown keys and wrong types are :class:`~fakescope.errors.ConfigError`s that name the file and
+the key path (``optim.lr``). ``--set optim.lr=3e-4`` style overrides go through the same checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fakescope.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    manifest: str = ""
+    image_size: int = 128
+    target: str = "binary"  # binary | multiclass (real + each source)
+    train_split: str = "train"
+    val_split: str = "val"
+    test_split: str = "test"
+    group_column: str | None = None  # integer-coded into batch["group"] (fairness losses, MTL)
+    augment: bool = True  # horizontal flip
+    cache_images: bool = False  # decode every image once and keep it in memory
+    num_workers: int = 0
+
+
+@dataclass
+class ModelConfig:
+    name: str = "resnet18"
+    dropout: float = 0.2
+    pretrained: bool = False
+    checkpoint_path: str | None = None
+    heads: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"  # adamw | adam | sgd
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    sam: bool = False  # sharpness-aware minimisation over the base optimiser
+    sam_rho: float = 0.05
+    sam_adaptive: bool = False
+    grad_clip: float | None = None
+
+
+@dataclass
+class ScheduleConfig:
+    name: str = "cosine"  # cosine | step | none
+    warmup_epochs: int = 0
+    step_size: int = 10
+    gamma: float = 0.1
+
+
+@dataclass
+class LossConfig:
+    name: str = "ce"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    epochs: int = 5
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = True  # mixed precision on CUDA only
+    select_metric: str = "auc"  # validation metric that picks the best checkpoint
+    save_every_steps: int = 0  # mid-epoch checkpoints for resume (0 = end of epoch only)
+    resume: bool = True
+    progress: bool = True
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: RunConfig = field(default_factory=RunConfig)
+    out_dir: str = "runs/train"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def _coerce(value: Any, tp: Any, where: str, origin: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; ints are accepted for floats."""
+    o = typing.get_origin(tp)
+    if o in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, where, origin)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"'{where}' must be a mapping, got {type(value).__name__}", path=origin)
+        return _build(tp, value, where, origin)
+    if o is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"'{where}' must be a mapping, got {type(value).__name__}", path=origin)
+        _, vt = typing.get_args(tp)
+        return {str(k): _coerce(v, vt, f"{where}.{k}", origin) for k, v in value.items()}
+    if o is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"'{where}' must be a list", path=origin)
+        (vt,) = typing.get_args(tp)
+        return [_coerce(v, vt, f"{where}[{i}]", origin) for i, v in enumerate(value)]
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):
+        try:
+            return float(value)  # YAML reads 1e-3 as a string
+        except ValueError:
+            pass
+    if tp is int and isinstance(value, bool):
+        raise ConfigError(f"'{where}' must be int, got bool", path=origin)
+    if not isinstance(value, tp):
+        raise ConfigError(f"'{where}' must be {_type_name(tp)}, got {type(value).__name__} "
+                          f"{value!r}", path=origin)
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], where: str, origin: str):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        key = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise ConfigError(f"unknown key '{key}'", path=origin,
+                          hint=f"known keys here: {', '.join(sorted(names))}")
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k, origin)
+              for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any], *, origin: str = "<config>") -> TrainConfig:
+    """Validate a nested dict into a :class:`TrainConfig`."""
+    if not isinstance(data, dict):
+        raise ConfigError("a config must be a YAML mapping", path=origin)
+    return _build(TrainConfig, data, "", origin)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"optim.lr=3e-4"`` -> (["optim", "lr"], 3e-4) with the value parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not KEY=VALUE", hint="e.g. --set optim.lr=3e-4")
+    key, raw = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw)
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Load a YAML config (or the defaults when ``path`` is None) and apply overrides."""
+    data: dict[str, Any] = {}
+    origin = "<defaults>"
+    if path is not None:
+        path = Path(path)
+        origin = str(path)
+        if not path.is_file():
+            raise ConfigError("config file not found", path=path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"not valid YAML: {exc}".replace("\n", " "), path=path) from exc
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = data
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: '{k}' is not a section", path=origin)
+        node[keys[-1]] = value
+    return config_from_dict(data, origin=origin)
+
+
+def save_config(cfg: TrainConfig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    return path

@@ -1,0 +1,149 @@
+"""PyTorch datasets over a manifest.
+
+Each item is a dict::
+
+    {"image": float32 (3, S, S) in [0, 1], "label": int64 (0 real / 1 fake),
+     "target": int64 class index (== label for binary; 0 real, 1.. sources for multi-class),
+     "group": int64 group code (-1 when no group column), "index": int64 row in the manifest}
+
+Unreadable images: with ``on_error="skip"`` the item is ``None`` (dropped by
+:func:`collate_skip`) and the file is recorded in ``dataset.bad_items``; with ``"raise"`` a
+DataError names the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, default_collate
+
+from fakescope.data.images import load_image
+from fakescope.data.manifest import resolve_path
+from fakescope.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def resize_to_tensor(image: np.ndarray, size: int) -> torch.Tensor:
+    """RGB uint8 ``(H, W, 3)`` -> float ``(3, size, size)`` in [0, 1] (area resampling)."""
+    if image.shape[0] != size or image.shape[1] != size:
+        interp = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_LINEAR
+        image = cv2.resize(image, (size, size), interpolation=interp)
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+
+
+def class_names_for(manifest: pd.DataFrame, target: str) -> list[str]:
+    """``["real", "fake"]`` for binary; ``["real", *sorted fake sources]`` for multi-class."""
+    if target == "binary":
+        return ["real", "fake"]
+    if target == "multiclass":
+        sources = sorted(set(manifest.loc[manifest["label"] == 1, "source"].astype(str)))
+        return ["real", *sources]
+    raise DataError(f"unknown target {target!r}", hint="use binary or multiclass")
+
+
+def group_codes(values: pd.Series, categories: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a group column (sorted categories unless given); unknown values -> -1."""
+    vals = values.astype(str)
+    cats = list(categories) if categories is not None else sorted(set(vals))
+    lookup = {c: i for i, c in enumerate(cats)}
+    return np.array([lookup.get(v, -1) for v in vals], dtype=np.int64), cats
+
+
+class ManifestDataset(Dataset):
+    """Images of a manifest, resized to ``image_size``, with labels, targets and groups."""
+
+    def __init__(
+        self,
+        manifest: pd.DataFrame,
+        *,
+        image_size: int,
+        target: str = "binary",
+        class_names: Sequence[str] | None = None,
+        group_column: str | None = None,
+        group_names: Sequence[str] | None = None,
+        augment: bool = False,
+        seed: int = 0,
+        cache_images: bool = False,
+        on_error: str = "raise",
+    ):
+        self.df = manifest.reset_index(drop=True)
+        self.df.attrs = dict(manifest.attrs)
+        self.image_size = int(image_size)
+        self.target = target
+        self.class_names = list(class_names) if class_names else class_names_for(self.df, target)
+        self.labels = self.df["label"].to_numpy(np.int64)
+        if target == "binary":
+            self.targets = self.labels.copy()
+        else:
+            lookup = {c: i for i, c in enumerate(self.class_names)}
+            src = np.where(self.labels == 0, "real", self.df["source"].astype(str))
+            unknown = sorted({s for s in src if s not in lookup})
+            if unknown:
+                raise DataError(f"sources {unknown} are not among the model's classes "
+                                f"{self.class_names}", path=self.df.attrs.get("origin"))
+            self.targets = np.array([lookup[s] for s in src], dtype=np.int64)
+        if group_column:
+            if group_column not in self.df.columns:
+                raise DataError(f"no column {group_column!r} for groups",
+                                path=self.df.attrs.get("origin"))
+            self.groups, self.group_names = group_codes(self.df[group_column], group_names)
+        else:
+            self.groups, self.group_names = np.full(len(self.df), -1, np.int64), []
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+        self.on_error = on_error
+        self.bad_items: dict[int, str] = {}
+        self._cache: dict[int, torch.Tensor] | None = {} if cache_images else None
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Augmentation randomness is a function of (seed, epoch, index): resumable and DDP-safe."""
+        self.epoch = int(epoch)
+
+    def path(self, index: int):
+        return resolve_path(self.df, self.df.at[index, "path"])
+
+    def _image(self, index: int) -> torch.Tensor:
+        if self._cache is not None and index in self._cache:
+            return self._cache[index]
+        img = resize_to_tensor(load_image(self.path(index)), self.image_size)
+        if self._cache is not None:
+            self._cache[index] = img
+        return img
+
+    def __getitem__(self, index: int):
+        try:
+            img = self._image(index)
+        except DataError as exc:
+            if self.on_error == "raise":
+                raise
+            if index not in self.bad_items:
+                log.warning("skipping %s", exc)
+            self.bad_items[index] = str(exc)
+            return None
+        if self.augment:
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            if rng.random() < 0.5:
+                img = img.flip(-1)
+        return {
+            "image": img,
+            "label": torch.tensor(self.labels[index]),
+            "target": torch.tensor(self.targets[index]),
+            "group": torch.tensor(self.groups[index]),
+            "index": torch.tensor(index),
+        }
+
+
+def collate_skip(items):
+    """``default_collate`` over the items that are not ``None``; ``None`` if all were bad."""
+    items = [it for it in items if it is not None]
+    return default_collate(items) if items else None

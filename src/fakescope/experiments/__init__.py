@@ -1,0 +1,1 @@
+"""Recipes that compose the library: the demo and the research studies."""

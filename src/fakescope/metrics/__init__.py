@@ -1,0 +1,1 @@
+"""Metrics: pure functions on arrays (detection, calibration, fairness, separability, video)."""

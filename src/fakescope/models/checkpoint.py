@@ -1,0 +1,107 @@
+"""Checkpoints: ``model.safetensors`` + ``meta.json`` in one folder.
+
+``meta.json``::
+
+    {"format": "fakescope-detector/1", "fakescope_version": ..., "architecture": {...},
+     "preprocessing": {"image_size", "mean", "std", "input": "RGB float [0,1]"},
+     "training": {...config...}, "metrics": {...}, ...anything else given}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from fakescope import __version__
+from fakescope.errors import ModelError
+from fakescope.models.detector import Detector
+
+FORMAT = "fakescope-detector/1"
+WEIGHTS = "model.safetensors"
+META = "meta.json"
+
+
+def detector_meta(model: Detector, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    arch = model.config()
+    return {
+        "format": FORMAT,
+        "fakescope_version": __version__,
+        "architecture": arch,
+        "preprocessing": {"image_size": arch.get("image_size"), "mean": arch["mean"],
+                          "std": arch["std"], "input": "RGB float in [0,1], resized"},
+        **(extra or {}),
+    }
+
+
+def save_detector(model: Detector, out_dir: str | Path, meta: dict[str, Any] | None = None) -> Path:
+    """Write ``out_dir/model.safetensors`` and ``out_dir/meta.json`` (atomically each)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = out / (WEIGHTS + ".tmp")
+    save_file(state, str(tmp))
+    tmp.replace(out / WEIGHTS)
+    tmp = out / (META + ".tmp")
+    tmp.write_text(json.dumps(detector_meta(model, meta), indent=2, default=str))
+    tmp.replace(out / META)
+    return out
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    folder = _folder(path)
+    try:
+        meta = json.loads((folder / META).read_text())
+    except FileNotFoundError as exc:
+        raise ModelError(f"no {META} beside the weights", path=folder,
+                         hint="a fakescope checkpoint is a folder with model.safetensors + meta.json") from exc
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{META} is not valid JSON: {exc}", path=folder / META) from exc
+    if meta.get("format") != FORMAT:
+        raise ModelError(f"unknown checkpoint format {meta.get('format')!r}", path=folder / META)
+    return meta
+
+
+def _folder(path: str | Path) -> Path:
+    p = Path(path)
+    if p.is_file():
+        return p.parent
+    if p.is_dir():
+        return p
+    raise ModelError("checkpoint not found", path=p)
+
+
+def build_from_meta(meta: dict[str, Any]) -> Detector:
+    """An untrained Detector with the architecture described in ``meta``."""
+    from fakescope.models.registry import create_detector
+
+    arch = dict(meta["architecture"])
+    name = arch.pop("name")
+    bayes = arch.pop("bayesian", None)
+    model = create_detector(name, **arch)
+    if bayes:
+        from fakescope.models.bayesian import bayesianize
+
+        model = bayesianize(model, **bayes)
+    return model
+
+
+def load_detector(path: str | Path, *, device: str | torch.device | None = None,
+                  ) -> tuple[Detector, dict[str, Any]]:
+    """Load a checkpoint folder (or its ``model.safetensors``) -> ``(model in eval mode, meta)``."""
+    folder = _folder(path)
+    meta = read_meta(folder)
+    model = build_from_meta(meta)
+    try:
+        state = load_file(str(folder / WEIGHTS))
+    except Exception as exc:
+        raise ModelError(f"cannot read weights: {exc}", path=folder / WEIGHTS) from exc
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ModelError(f"weights do not fit the architecture (missing {list(missing)[:3]}, "
+                         f"unexpected {list(unexpected)[:3]})", path=folder / WEIGHTS)
+    model.to(device or "cpu").eval()
+    return model, meta

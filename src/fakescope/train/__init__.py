@@ -1,0 +1,1 @@
+"""Training: one engine for fit / evaluate / predict, SAM, losses, DDP helpers."""

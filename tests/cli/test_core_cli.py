@@ -1,0 +1,84 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+from typer.testing import CliRunner
+
+from fakescope.cli.main import app, main
+
+runner = CliRunner()
+
+
+def _main_exit(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return exc.value.code, capsys.readouterr()
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "metrics", "detect"])
+def test_help_has_example(command):
+    res = runner.invoke(app, [command, "--help"])
+    assert res.exit_code == 0 and "Example:" in res.output
+
+
+def test_metrics_json_matches_sklearn(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    p = np.clip(rng.random(200) * 0.7 + 0.3 * y, 0, 1)
+    vids = np.arange(200) // 4
+    pd.DataFrame({"label": y, "p_fake": p, "video_id": [f"v{v}_{y[i]}" for i, v in enumerate(vids)],
+                  "source": np.where(y, "gan", "real")}).to_csv(tmp_path / "s.csv", index=False)
+    res = runner.invoke(app, ["metrics", str(tmp_path / "s.csv"), "--json", str(tmp_path / "m.json"),
+                              "--bootstrap", "50"])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["frame"]["auc"] == pytest.approx(roc_auc_score(y, p))
+    lo, hi = m["frame"]["auc_ci"]
+    assert lo <= m["frame"]["auc"] <= hi
+    assert m["per_source_auc"]["gan"] == pytest.approx(roc_auc_score(y, p))
+    assert m["video"]["n_videos"] == len(set(f"v{v}_{y[i]}" for i, v in enumerate(vids)))
+
+
+def test_train_evaluate_detect_end_to_end(toy_manifest, tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{manifest: {toy_manifest}, image_size: 32}}\nmodel: {{name: tiny}}\n"
+                   "train: {epochs: 1, batch_size: 16, progress: false}\n")
+    res = runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
+    assert (tmp_path / "run" / "scores_test.csv").is_file()
+    res = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "run" / "best"), "--manifest",
+                              str(toy_manifest), "--out", str(tmp_path / "s.csv"), "--bootstrap", "20"])
+    assert res.exit_code == 0, res.output
+    assert len(pd.read_csv(tmp_path / "s.csv")) == (pd.read_csv(toy_manifest)["split"] == "test").sum()
+    img_dir = toy_manifest.parent / "img"
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n trunc")
+    code, out = _main_exit(["detect", str(img_dir / "0000.png"), str(bad), "--model",
+                            str(tmp_path / "run" / "best"), "--json"], capsys)
+    assert code == 1
+    results = json.loads(out.out)
+    assert results[0]["path"].endswith("0000.png") and 0 <= results[0]["p_fake"] <= 1
+    assert results[0]["verdict"] in ("real", "fake")
+    assert "truncated" in results[1]["error"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["train", "/nonexistent/c.yaml"], "config file not found"),
+    (["metrics", "/nonexistent/s.csv"], "scores file not found"),
+    (["evaluate", "--model", "/nonexistent", "--manifest", "/x.csv"], "checkpoint not found"),
+])
+def test_bad_input_is_one_line_exit_2(args, fragment, capsys):
+    code, out = _main_exit(args, capsys)
+    assert code == 2
+    assert fragment in out.err and "Traceback" not in out.err
+    assert len(out.err.strip().splitlines()) == 1
+
+
+def test_unknown_config_key(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("train: {epochz: 1}\n")
+    code, out = _main_exit(["train", str(cfg)], capsys)
+    assert code == 2 and "unknown key 'train.epochz'" in out.err and str(cfg) in out.err
