@@ -1,0 +1,17 @@
+"""Fake generators: nine manipulation families that run on any aligned face crop + 68 landmarks.
+
+``create_generator(name, **opts)`` / ``list_generators()``; each generator returns a
+:class:`FakeResult` (image, manipulation mask, source name, landmarks, drawn parameters).
+"""
+
+from fakescope.data.generators.base import (
+    DEFAULT_GENERATORS,
+    FakeResult,
+    Generator,
+    create_generator,
+    list_generators,
+    register_generator,
+)
+
+__all__ = ["DEFAULT_GENERATORS", "FakeResult", "Generator", "create_generator",
+           "list_generators", "register_generator"]

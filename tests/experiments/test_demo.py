@@ -1,0 +1,32 @@
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from fakescope.cli.main import app
+
+
+@pytest.mark.slow
+def test_quick_demo_writes_report_with_every_setting(tmp_path):
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1",
+                                   "--analyses", "none"])
+    assert res.exit_code == 0, res.output
+    assert "report:" in res.output
+    html = (out / "report.html").read_text()
+    assert "SynthFaces benchmark" in html and "cross-generator" in html
+    assert html.count("data:image/png;base64") >= 4
+    numbers = json.loads((out / "report.json").read_text())
+    settings = {r["setting"] for r in numbers["detection"]["numbers"]["metrics"]}
+    assert settings == {"in-domain", "cross-generator", "cross-domain"}
+    metrics = pd.read_csv(out / "tables" / "detection__metrics.csv")
+    assert metrics["auc"].between(0, 1).all()
+    assert (metrics["auc_lo"] <= metrics["auc"]).all() and (metrics["auc"] <= metrics["auc_hi"]).all()
+    scores = pd.read_csv(out / "scores" / "tiny_test.csv")
+    assert {"p_fake", "domain", "source", "skin_tone"} <= set(scores.columns)
+    # a re-run reuses the benchmark and the finished training
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1",
+                                   "--analyses", "none"])
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(out / "scores" / "tiny_test.csv")["p_fake"].equals(scores["p_fake"])
