@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fakescope.data.manifest import parse_labels
+from fakescope.data.tables import read_table, write_table
 from fakescope.errors import DataError
 
 P_FAKE_ALIASES = ("p_fake", "prob", "score", "pred", "prob_fake")
@@ -61,15 +62,7 @@ def validate_scores(df: pd.DataFrame, *, origin: str = "<scores>") -> pd.DataFra
 def read_scores(path: str | Path) -> pd.DataFrame:
     """Load a scores table (CSV or Parquet) and validate it."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError("scores file not found", path=path)
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path, dtype={"sample_id": str, "video_id": str})
-    except Exception as exc:
-        raise DataError(f"cannot read scores: {exc}", path=path) from exc
+    df = read_table(path, what="scores file", dtype={"sample_id": str, "video_id": str})
     if df.empty:
         raise DataError("scores file has no rows", path=path)
     return validate_scores(df, origin=str(path))
@@ -77,12 +70,4 @@ def read_scores(path: str | Path) -> pd.DataFrame:
 
 def write_scores(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a scores table (CSV or Parquet by suffix), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        df.to_parquet(tmp, index=False)
-    else:
-        df.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    return write_table(df, path)

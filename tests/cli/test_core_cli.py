@@ -82,3 +82,20 @@ def test_unknown_config_key(tmp_path, capsys):
     cfg.write_text("train: {epochz: 1}\n")
     code, out = _main_exit(["train", str(cfg)], capsys)
     assert code == 2 and "unknown key 'train.epochz'" in out.err and str(cfg) in out.err
+
+
+def test_detect_video_whole_frames_and_no_face(toy_checkpoint, tmp_path, capsys):
+    from fakescope.data.video import write_video
+
+    rng = np.random.default_rng(0)
+    clip = write_video(tmp_path / "clip.avi",
+                       [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(12)])
+    ckpt = str(toy_checkpoint / "best")
+    res = runner.invoke(app, ["detect", str(clip), "--model", ckpt, "--json", "--frames", "4",
+                              "--faces", "none"])
+    assert res.exit_code == 0, res.output
+    [r] = json.loads(res.stdout)
+    assert r["kind"] == "video" and len(r["frames"]) == 4
+    assert r["p_fake"] == pytest.approx(np.mean([f["p_fake"] for f in r["frames"]]))
+    code, out = _main_exit(["detect", str(clip), "--model", ckpt, "--json", "--frames", "2"], capsys)
+    assert code == 2 and "no face found" in json.loads(out.out)[0]["error"]

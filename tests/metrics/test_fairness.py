@@ -195,3 +195,19 @@ def test_overall_auc_ci_brackets_sklearn_auc():
     auc = roc_auc_score(df["label"], df["p_fake"])
     lo, hi = g.groupings["gender"].overall.ci["auc"]
     assert lo < auc < hi and hi - lo < 0.2
+
+
+def test_no_group_large_enough_gives_nan_gaps_not_a_crash():
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from fakescope.metrics.fairness import fairness_report
+
+    df = pd.DataFrame({"label": [0, 1, 0, 1], "p_fake": [0.2, 0.8, 0.6, 0.4],
+                       "g": ["a", "a", "b", "b"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = fairness_report(df, groups=["g"], min_group_size=10, n_boot=20)
+    assert all(np.isnan(v) for v in rep.groupings["g"].gaps.values())

@@ -115,7 +115,7 @@ def metrics(
 
 
 def detect(
-    paths: list[Path] = typer.Argument(..., help="Images and/or folders (searched recursively)."),
+    paths: list[Path] = typer.Argument(..., help="Images, videos and/or folders (searched recursively)."),
     model: Path = typer.Option(..., "--model", help="Checkpoint folder."),
     json_: bool = typer.Option(False, "--json", help="Print one JSON list instead of a table."),
     uncertainty: str = typer.Option("none", help=f"One of {', '.join(UNCERTAINTY_METHODS)}."),
@@ -123,13 +123,17 @@ def detect(
     map_dir: Path | None = typer.Option(None, "--map", help="Write uncertainty overlay PNGs here."),
     threshold: float = typer.Option(0.5, help="p_fake at or above which an image is called fake."),
     batch_size: int = typer.Option(32, help="Images per forward pass."),
+    frames: int = typer.Option(32, help="Evenly spaced frames scored per video."),
+    faces: str = typer.Option("hog", help="Face detector for video frames: hog, cnn or none "
+                              "(score whole frames)."),
 ):
-    """Score images with a checkpoint: one result per image with p_fake.
+    """Score images and videos with a checkpoint: one result per file with p_fake.
 
-    Bad files are reported per file and skipped; exit code 0 when all were scored, 1 when some
-    failed, 2 when none could be read.
+    A video's score is the mean over evenly spaced frames of its aligned face (per-frame scores
+    are in the JSON). Bad files are reported per file and skipped; exit code 0 when all were
+    scored, 1 when some failed, 2 when none could be read.
 
-    Example: fakescope detect photos/ face.png --model runs/r18/best --json
+    Example: fakescope detect photos/ clip.mp4 face.png --model runs/r18/best --json
     """
     from fakescope.detect import detect_images
 
@@ -139,7 +143,8 @@ def detect(
         raise ConfigError(f"unknown uncertainty method {uncertainty!r}",
                           hint=f"use one of {', '.join(UNCERTAINTY_METHODS)}")
     results = detect_images(paths, model, uncertainty=uncertainty, samples=samples,
-                            map_dir=map_dir, threshold=threshold, batch_size=batch_size)
+                            map_dir=map_dir, threshold=threshold, batch_size=batch_size,
+                            frames=frames, faces=None if faces == "none" else faces)
     if json_:
         sys.stdout.write(to_json(results) + "\n")
     else:
@@ -168,10 +173,10 @@ def demo(
     seed: int = typer.Option(0, help="Seed of every random process."),
     quick: bool = typer.Option(False, "--quick", help="A tiny configuration (a smoke test)."),
 ):
-    """Build SynthFaces, train detectors, evaluate in-domain, cross-generator and cross-domain,
-    and write OUT/report.html with every number as JSON and CSV.
+    """Build SynthFaces, train detectors, evaluate them and write OUT/report.html.
 
-    Re-running reuses the benchmark and finished trainings.
+    Evaluation is in-domain, cross-generator (held-out generators) and cross-domain (phone
+    camera style); every number is also written as JSON and CSV. Re-running reuses the benchmark and finished trainings.
 
     Example: fakescope demo --out runs/demo
     """

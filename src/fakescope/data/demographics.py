@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fakescope.data.tables import read_table
 from fakescope.errors import DataError
 
 RACES = ("asian", "white", "black", "others")
@@ -115,15 +116,7 @@ def read_attributes(path: str | Path) -> pd.DataFrame:
     Ids (``sample_id``, ``video_id``) are read as strings. Raises DataError naming the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError("attribute file not found", path=path)
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path, dtype={k: str for k in JOIN_KEYS})
-    except Exception as exc:
-        raise DataError(f"cannot read attributes: {exc}", path=path) from exc
+    df = read_table(path, what="attribute file", dtype={k: str for k in JOIN_KEYS})
     if df.empty:
         raise DataError("attribute file has no rows", path=path)
     if is_pgfdd(df):

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fakescope.data.tables import read_table, write_table
 from fakescope.errors import DataError
 
 CORE_COLUMNS: tuple[str, ...] = (
@@ -116,19 +117,10 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     against it (see :func:`resolve_path`).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError("manifest not found", path=path)
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path, dtype={"sample_id": str, "path": str, "identity": str,
-                                          "video_id": str, "split": str, "source": str},
-                             keep_default_na=False, na_values=[""])
-    except DataError:
-        raise
-    except Exception as exc:  # pandas raises many types for malformed files
-        raise DataError(f"cannot read manifest: {exc}", path=path) from exc
+    df = read_table(path, what="manifest",
+                    dtype={"sample_id": str, "path": str, "identity": str, "video_id": str,
+                           "split": str, "source": str},
+                    keep_default_na=False, na_values=[""])
     df = validate_manifest(df, origin=str(path))
     df.attrs["root"] = str(path.parent.resolve())
     return df
@@ -136,16 +128,8 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
 
 def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:
     """Validate and write a manifest; the format follows the suffix (``.csv`` or ``.parquet``)."""
-    path = Path(path)
     df = validate_manifest(df, origin=str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        df.to_parquet(tmp, index=False)
-    else:
-        df.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    return write_table(df, path)
 
 
 def resolve_path(df: pd.DataFrame, value: str) -> Path:

@@ -189,4 +189,10 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None, *,
     return path
 
 
-ANALYSES: dict[str, Callable] = {}
+def _analyses() -> dict[str, Callable]:
+    from fakescope.experiments import demo_analyses as a
+
+    return {"fairness": a.fairness_analysis}
+
+
+ANALYSES: dict[str, Callable] = _analyses()

@@ -195,6 +195,8 @@ def _weighted_auc(w: np.ndarray, y: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 def _spread(values: np.ndarray) -> np.ndarray:
     """``max - min`` over the last axis ignoring NaN; NaN when fewer than 2 finite values."""
+    if values.shape[-1] == 0:  # no group large enough to judge
+        return np.full(values.shape[:-1], np.nan)
     finite = np.isfinite(values)
     enough = finite.sum(axis=-1) >= 2
     hi = np.where(finite, values, -np.inf).max(axis=-1)

@@ -45,8 +45,14 @@ def grouped_bars(table: pd.DataFrame, path: str | Path, *, index: str, columns: 
                  title: str = "", ylabel: str = "", ylim: tuple[float, float] | None = (0, 1),
                  hline: float | None = 0.5) -> Path:
     """Bars of ``values`` per ``index`` (x axis), one colour per ``columns``."""
-    wide = table.pivot_table(index=index, columns=columns, values=values, aggfunc="mean")
+    wide = table.pivot_table(index=index, columns=columns, values=values, aggfunc="mean",
+                             dropna=True)
     fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(wide) + 2), 3.8))
+    if wide.empty or not np.isfinite(wide.to_numpy(dtype=float)).any():
+        ax.text(0.5, 0.5, "no defined values (groups too small?)", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set(title=title, xticks=[], yticks=[])
+        return _save(fig, path)
     wide.plot.bar(ax=ax, width=0.8, rot=35)
     if hline is not None:
         ax.axhline(hline, ls="--", c="0.5", lw=1)
