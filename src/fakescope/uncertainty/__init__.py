@@ -1,0 +1,1 @@
+"""Uncertainty: stochastic predictions (samples ``(T, N, C)``), decomposition, maps, attribution."""
