@@ -10,10 +10,13 @@ from fakescope.cli.main import app
 @pytest.mark.slow
 def test_quick_demo_writes_report_with_every_setting(tmp_path):
     out = tmp_path / "demo"
-    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1",
-                                   "--analyses", "none"])
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1"])
     assert res.exit_code == 0, res.output
     assert "report:" in res.output
+    assert {"benchmark", "detection", "uncertainty", "fairness"} <= set(
+        json.loads((out / "report.json").read_text()))
+    cal = pd.read_csv(out / "tables" / "uncertainty__calibration.csv")
+    assert cal["ece"].between(0, 1).all()
     html = (out / "report.html").read_text()
     assert "SynthFaces benchmark" in html and "cross-generator" in html
     assert html.count("data:image/png;base64") >= 4

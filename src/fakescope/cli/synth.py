@@ -1,4 +1,4 @@
-"""CLI commands of the 'synth' topic: ``fakescope data synth``."""
+"""CLI commands of the 'synth' topic: ``fakescope data synth`` and ``fakescope study difficulty``."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _parse_props(text: str | None) -> dict | None:
 
 
 def register(app, data_app, study_app) -> None:
-    """Add ``fakescope data synth``."""
+    """Add ``fakescope data synth`` and ``fakescope study difficulty``."""
 
     @data_app.command("synth")
     def synth(
@@ -71,3 +71,52 @@ def register(app, data_app, study_app) -> None:
         n_fake = int(df["label"].sum())
         typer.echo(f"{len(df)} images ({len(df) - n_fake} real, {n_fake} fake) -> "
                    f"{Path(out) / 'manifest.csv'}")
+
+    @study_app.command("difficulty")
+    def difficulty(
+        out: Path = typer.Option(..., "--out", help="Output folder (finished trainings reused)."),
+        identities: int = typer.Option(250, help="Number of synthetic identities."),
+        images_per_identity: int = typer.Option(10, help="Real images per identity."),
+        size: int = typer.Option(128, help="Render size of the benchmark in pixels."),
+        image_size: int = typer.Option(128, help="Detector input size in pixels."),
+        detector: str = typer.Option("resnet18", help="Reference detector."),
+        epochs: int = typer.Option(4, help="Training epochs per detector."),
+        logo: bool = typer.Option(True, "--logo/--no-logo",
+                                  help="Also run leave-one-generator-out trainings."),
+        generators: str = typer.Option("all", help="Comma-separated generators or 'all'."),
+        logo_only: str = typer.Option("", help="Comma-separated generators to hold out "
+                                      "(default: every generator)."),
+        splits: str = typer.Option("0.7,0.15,0.15", help="train,val,test shares of identities."),
+        seed: int = typer.Option(0, help="Random seed."),
+        workers: int = typer.Option(0, help="Benchmark worker processes (0 = CPU cores)."),
+    ):
+        """Calibrate SynthFaces difficulty: per-generator in-domain AUC of a reference detector
+        and leave-one-generator-out AUC, with bootstrap intervals; writes difficulty.csv and a
+        report section.
+
+        Example (the CPU calibration in docs/synthfaces.md): fakescope study difficulty --out
+        runs/difficulty --identities 160 --images-per-identity 6 --size 64 --image-size 64
+        --detector meso4 --epochs 60 --splits 0.5,0.1,0.4
+        """
+        from fakescope.data.generators import list_generators
+        from fakescope.experiments.difficulty import format_table, run_difficulty
+
+        def names(text: str) -> list[str]:
+            return [g.strip() for g in text.split(",") if g.strip()]
+
+        gens = list_generators() if generators.strip() in ("", "all") else names(generators)
+        held: bool | list[str] = (names(logo_only) or True) if logo else False
+        try:
+            fractions = tuple(float(x) for x in splits.split(","))
+        except ValueError as exc:
+            raise ConfigError(f"cannot parse --splits {splits!r}", hint="e.g. 0.5,0.1,0.4") from exc
+        if len(fractions) != 3:
+            raise ConfigError(f"--splits needs three shares, got {splits!r}", hint="e.g. 0.5,0.1,0.4")
+        table = run_difficulty(out, identities=identities,
+                               images_per_identity=images_per_identity, size=size,
+                               image_size=image_size, detector=detector, epochs=epochs,
+                               logo=held, generators=gens, seed=seed,
+                               workers=workers if workers > 0 else (os.cpu_count() or 1),
+                               splits=fractions,
+                               say=typer.echo)
+        typer.echo(format_table(table))

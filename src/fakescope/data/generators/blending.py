@@ -15,13 +15,13 @@ class FaceSwap(Generator):
     colour-matched (Reinhard, Lab), pasted with a feathered inner-face mask.
 
     Ranges: ``erode`` (mask erosion, x face width) 0.02-0.07; ``feather`` (Gaussian sigma, x face
-    width) 0.02-0.06; ``colour`` (colour-transfer strength) 0.6-1.0; ``forehead`` (mask lift
+    width) 0.015-0.045; ``colour`` (colour-transfer strength) 0.4-0.9; ``forehead`` (mask lift
     above the brows, x face width) 0.0-0.08. Trace: colour / blend boundary and identity mismatch.
     """
 
     name = "face_swap"
     needs_donor = True
-    ranges = {"erode": (0.02, 0.07), "feather": (0.02, 0.06), "colour": (0.6, 1.0),
+    ranges = {"erode": (0.02, 0.07), "feather": (0.015, 0.045), "colour": (0.4, 0.9),
               "forehead": (0.0, 0.08)}
 
     def generate(self, img, lm, rng, donor):
@@ -41,16 +41,16 @@ class SelfBlend(Generator):
     """Self-blended image (SBI, Shiohara & Yamasaki 2022): the face blended with a colour-,
     sharpness- and scale-jittered copy of itself inside a deformed landmark-hull mask.
 
-    Ranges: ``blend`` (peak blend weight) 0.3-0.9; ``colour`` (per-channel shift, 8-bit levels)
-    2-10; ``contrast`` (relative) 0.0-0.08; ``scale`` (|relative resize|) 0.0-0.03; ``shift``
+    Ranges: ``blend`` (peak blend weight) 0.5-1.0; ``colour`` (per-channel shift, 8-bit levels)
+    4-12; ``contrast`` (relative) 0.02-0.12; ``scale`` (|relative resize|) 0.01-0.05; ``shift``
     (x face width) 0.0-0.02; ``blur`` (sigma px, negative = sharpen) -0.8-1.0; ``feather``
     (x face width) 0.02-0.07. ``colour``/``contrast``/``scale``/``shift`` scale with
     ``strength``. Trace: blend boundary, subtle colour and sharpness mismatch.
     """
 
     name = "sbi"
-    ranges = {"blend": (0.3, 0.9), "colour": (2.0, 10.0), "contrast": (0.0, 0.08),
-              "scale": (0.0, 0.03), "shift": (0.0, 0.02), "blur": (-0.8, 1.0),
+    ranges = {"blend": (0.5, 1.0), "colour": (4.0, 12.0), "contrast": (0.02, 0.12),
+              "scale": (0.01, 0.05), "shift": (0.0, 0.02), "blur": (-0.8, 1.0),
               "feather": (0.02, 0.07)}
     scaled = ("colour", "contrast", "scale", "shift")
 
@@ -86,13 +86,13 @@ class Morph(Generator):
     """Two-identity morph: target and donor are piecewise-affine warped to the interpolated
     landmarks and cross-dissolved, then pasted with a feathered face mask.
 
-    Ranges: ``alpha`` (donor weight) 0.3-0.6; ``feather`` (x face width) 0.02-0.05. Trace:
+    Ranges: ``alpha`` (donor weight) 0.4-0.7; ``feather`` (x face width) 0.02-0.05. Trace:
     ghosting / double edges and a geometry change inside the face.
     """
 
     name = "morph"
     needs_donor = True
-    ranges = {"alpha": (0.3, 0.6), "feather": (0.02, 0.05)}
+    ranges = {"alpha": (0.4, 0.7), "feather": (0.02, 0.05)}
 
     def generate(self, img, lm, rng, donor):
         fs = ops.face_size(lm)

@@ -16,14 +16,14 @@ class Reenact(Generator):
     new expression and the image follows by a piecewise-affine warp (Delaunay triangles over the
     landmarks); an opened mouth gets a dark interior. The fake's landmarks are the moved ones.
 
-    Ranges (x face width, scale with ``strength``): ``open`` (mouth opening) 0.0-0.06;
-    ``smile`` (mouth-corner lift, negative = down) -0.02-0.04; ``brow`` (brow lift) -0.015-0.03;
+    Ranges (x face width, scale with ``strength``): ``open`` (mouth opening) 0.02-0.08;
+    ``smile`` (mouth-corner lift, negative = down) -0.03-0.06; ``brow`` (brow lift) -0.02-0.04;
     ``blink`` (eyelid closing, fraction of eye height) 0.0-0.4 (not scaled). Trace: geometry
     warp, resampling blur and stretched texture around the mouth and brows.
     """
 
     name = "reenact"
-    ranges = {"open": (0.0, 0.06), "smile": (-0.02, 0.04), "brow": (-0.015, 0.03),
+    ranges = {"open": (0.02, 0.08), "smile": (-0.03, 0.06), "brow": (-0.02, 0.04),
               "blink": (0.0, 0.4)}
     scaled = ("open", "smile", "brow")
 
@@ -63,14 +63,14 @@ class NeuralTexture(Generator):
     version plus a 'learned texture' pattern (noise through a random 3x3 filter bank), with a
     slight lip-shape change, pasted with a feathered mask around the lips.
 
-    Ranges: ``smooth`` (Gaussian sigma, px at 128 px) 0.5-1.4; ``texture`` (pattern std, 8-bit
-    levels) 1.5-5 (scales with ``strength``); ``dilate`` (mask growth, x face width) 0.04-0.1;
+    Ranges: ``smooth`` (Gaussian sigma, px at 128 px) 0.8-1.8; ``texture`` (pattern std, 8-bit
+    levels) 3-8 (scales with ``strength``); ``dilate`` (mask growth, x face width) 0.04-0.1;
     ``feather`` (x face width) 0.015-0.04; ``lips`` (lip-shape change, x face width) 0.0-0.02.
     Trace: local texture / sharpness inconsistency around the mouth.
     """
 
     name = "neural_texture"
-    ranges = {"smooth": (0.5, 1.4), "texture": (1.5, 5.0), "dilate": (0.04, 0.1),
+    ranges = {"smooth": (0.8, 1.8), "texture": (3.0, 8.0), "dilate": (0.04, 0.1),
               "feather": (0.015, 0.04), "lips": (0.0, 0.02)}
     scaled = ("texture",)
 
@@ -107,14 +107,14 @@ class DiffusionInpaint(Generator):
     low-frequency residue, then a fine Gaussian residue and a small colour drift are added.
 
     Ranges: ``sigma`` (forward noise, 8-bit levels) 10-30; ``denoise`` (smoothing sigma, px at
-    128 px) 0.8-1.8; ``residue`` (fine residual noise std, levels) 1.0-3.5 (scales with
-    ``strength``); ``drift`` (colour drift, levels) 0-4 (scales); ``feather`` (x face width)
+    128 px) 0.8-1.8; ``residue`` (fine residual noise std, levels) 3.0-7.0 (scales with
+    ``strength``); ``drift`` (colour drift, levels) 2-8 (scales); ``feather`` (x face width)
     0.02-0.05. Trace: noise residue with a non-camera spectrum and detail loss in the region.
     """
 
     name = "diffusion_inpaint"
-    ranges = {"sigma": (10.0, 30.0), "denoise": (0.8, 1.8), "residue": (1.0, 3.5),
-              "drift": (0.0, 4.0), "feather": (0.02, 0.05)}
+    ranges = {"sigma": (10.0, 30.0), "denoise": (0.8, 1.8), "residue": (3.0, 7.0),
+              "drift": (2.0, 8.0), "feather": (0.02, 0.05)}
     scaled = ("residue", "drift")
 
     def _region(self, lm, shape, rng, fs):

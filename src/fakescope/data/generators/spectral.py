@@ -129,14 +129,14 @@ class FullSynthesis(Generator):
     camera' pipeline: edge-preserving smoothing (no sensor noise), a tone curve and saturation
     change, and a fixed 8x8 generator fingerprint pattern. The mask is the whole image.
 
-    Ranges: ``smooth`` (bilateral sigma-colour, 8-bit levels) 10-30; ``fingerprint`` (pattern
-    std, levels) 0.6-2.0 (scales with ``strength``); ``gamma`` 0.92-1.08; ``saturation``
-    1.0-1.12. Trace: global fingerprint peaks at multiples of N/8, missing noise, flat texture.
+    Ranges: ``smooth`` (bilateral sigma-colour, 8-bit levels) 20-45; ``fingerprint`` (pattern
+    std, levels) 3.0-6.0 (scales with ``strength``); ``gamma`` 0.92-1.08; ``saturation``
+    1.04-1.18. Trace: global fingerprint peaks at multiples of N/8, missing noise, flat texture.
     """
 
     name = "full_synthesis"
-    ranges = {"smooth": (10.0, 30.0), "fingerprint": (0.6, 2.0), "gamma": (0.92, 1.08),
-              "saturation": (1.0, 1.12)}
+    ranges = {"smooth": (20.0, 45.0), "fingerprint": (3.0, 6.0), "gamma": (0.92, 1.08),
+              "saturation": (1.04, 1.18)}
     scaled = ("fingerprint",)
 
     def generate(self, img, lm, rng, donor):

@@ -40,6 +40,9 @@ from fakescope.data.synthfaces.traits import (
 from fakescope.errors import ConfigError
 
 CHUNK_IDENTITIES = 4
+# Bump when the renderer or a generator's defaults change: an output folder built by another
+# version is then refused instead of silently mixing old and new images.
+SYNTH_VERSION = 2
 
 
 @dataclass
@@ -84,6 +87,7 @@ class SynthConfig:
         d["generators"] = list(self.generators)
         d["domains"] = list(self.domains)
         d["splits"] = list(self.splits)
+        d["synth_version"] = SYNTH_VERSION
         return json.dumps(d, sort_keys=True, indent=1)
 
 

@@ -1,0 +1,64 @@
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+from typer.testing import CliRunner
+
+from fakescope.cli.main import app, main
+from fakescope.errors import ConfigError
+from fakescope.experiments.difficulty import format_table, run_difficulty
+
+GENS = ["sbi", "morph", "gan_upsample"]
+SETUP = dict(identities=16, images_per_identity=3, size=32, image_size=32, detector="tiny",
+             epochs=1, generators=GENS, seed=0, workers=1, splits=(0.5, 0.25, 0.25), n_boot=100)
+
+
+@pytest.mark.slow
+def test_difficulty_table_ci_and_resume(tmp_path):
+    out = tmp_path / "diff"
+    said: list[str] = []
+    table = run_difficulty(out, logo=["sbi", "morph"], say=said.append, **SETUP)
+    assert list(table["generator"]) == GENS
+    assert {"n_fake", "auc_in", "auc_in_lo", "auc_in_hi", "auc_logo", "auc_logo_lo",
+            "auc_logo_hi", "drop", "in_target"} <= set(table.columns)
+    assert (table["n_fake"] > 0).all()
+    assert (table["auc_in_lo"] <= table["auc_in"]).all()
+    assert (table["auc_in"] <= table["auc_in_hi"]).all()
+    logo = table.set_index("generator")
+    assert logo.loc[["sbi", "morph"], "auc_logo"].notna().all()
+    assert pd.isna(logo.loc["gan_upsample", "auc_logo"])
+    for g in ("sbi", "morph"):
+        r = logo.loc[g]
+        assert r["auc_logo_lo"] <= r["auc_logo"] <= r["auc_logo_hi"]
+        assert r["drop"] == pytest.approx(r["auc_in"] - r["auc_logo"])
+    # in-domain AUC of one generator = sklearn on its fakes vs every real of the test scores
+    scores = pd.read_csv(out / "scores" / "all.csv")
+    assert set(scores["split"]) == {"test"}
+    part = scores[(scores["label"] == 0) | (scores["source"] == "morph")]
+    assert logo.loc["morph", "auc_in"] == pytest.approx(roc_auc_score(part["label"],
+                                                                      part["p_fake"]))
+    # the LOGO training never saw the held-out generator's fakes
+    assert not (out / "scores" / "logo_gan_upsample.csv").exists()
+    assert (out / "report.html").exists() and (out / "figures" / "difficulty.png").exists()
+    assert "| sbi |" in format_table(table)
+    # resume: a rerun (here through the CLI) reuses every finished training, same numbers
+    res = CliRunner().invoke(app, [
+        "study", "difficulty", "--out", str(out), "--identities", "16",
+        "--images-per-identity", "3", "--size", "32", "--image-size", "32", "--detector",
+        "tiny", "--epochs", "1", "--generators", ",".join(GENS), "--logo-only", "sbi,morph",
+        "--splits", "0.5,0.25,0.25", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("reusing") == 3
+    again = pd.read_csv(out / "difficulty.csv")
+    pd.testing.assert_series_equal(again["auc_in"], table["auc_in"])
+    pd.testing.assert_series_equal(again["auc_logo"], table["auc_logo"])
+
+
+def test_unknown_logo_generator_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="LOGO"):
+        run_difficulty(tmp_path, logo=["face_swap"], say=None, **SETUP)
+
+
+def test_cli_bad_splits_exit_2(tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["study", "difficulty", "--out", str(tmp_path), "--splits", "0.5,0.5"])
+    assert exc.value.code == 2
