@@ -16,7 +16,7 @@ import torch
 
 from fakescope.data.dataset import resize_to_tensor
 from fakescope.data.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, list_media, load_image
-from fakescope.errors import DataError
+from fakescope.errors import ConfigError, DataError
 from fakescope.models.checkpoint import load_detector
 from fakescope.models.detector import p_fake as p_fake_of
 from fakescope.train.distributed import resolve_device
@@ -50,12 +50,13 @@ def _score_videos(model, videos: list[Path], *, frames: int, faces: str | None, 
     return out
 
 
-def detect_images(paths: list[str | Path], checkpoint: str | Path, *, uncertainty: str = "none",
+def detect_images(paths: list[str | Path], checkpoint: str | Path | list[str | Path], *, uncertainty: str = "none",
                   samples: int = 32, map_dir: str | Path | None = None, threshold: float = 0.5,
                   batch_size: int = 32, device: str = "auto", frames: int = 32,
                   faces: str | None = "hog") -> list[dict[str, Any]]:
     """Score every image and video under ``paths``; results keep the input order, errors included.
 
+    ``checkpoint``: one checkpoint, or several for ``uncertainty="ensemble"`` (a deep ensemble).
     ``frames``: evenly spaced frames sampled per video; ``faces``: dlib detector for video
     frames (``"hog"``/``"cnn"``) or None to score whole frames.
     """
@@ -63,8 +64,16 @@ def detect_images(paths: list[str | Path], checkpoint: str | Path, *, uncertaint
     if not files:
         raise DataError("no images or videos found", path=", ".join(map(str, paths)))
     dev = resolve_device(device)
-    model, meta = load_detector(checkpoint, device=dev)
+    checkpoints = list(checkpoint) if isinstance(checkpoint, (list, tuple)) else [checkpoint]
+    if (uncertainty == "ensemble") != (len(checkpoints) > 1):
+        raise ConfigError("--uncertainty ensemble takes two or more --model checkpoints, and "
+                          "several --model checkpoints need --uncertainty ensemble")
+    loaded = [load_detector(c, device=dev) for c in checkpoints]
+    model, meta = loaded[0]
     size = int(meta["architecture"]["image_size"])
+    if any(int(m["architecture"]["image_size"]) != size for _, m in loaded):
+        raise ConfigError("ensemble members have different input sizes",
+                          hint="train them at the same data.image_size")
     videos = [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
     ok, bad = _load_all([f for f in files if f.suffix.lower() not in VIDEO_SUFFIXES], size)
     results: dict[str, dict[str, Any]] = {b["path"]: b for b in bad}
@@ -83,7 +92,8 @@ def detect_images(paths: list[str | Path], checkpoint: str | Path, *, uncertaint
         else:
             from fakescope.uncertainty.sampling import detect_with_uncertainty
 
-            found = detect_with_uncertainty(model, images, method=uncertainty, samples=samples,
+            members = [m for m, _ in loaded] if uncertainty == "ensemble" else model
+            found = detect_with_uncertainty(members, images, method=uncertainty, samples=samples,
                                             map_dir=map_dir, names=[f.stem for f, _ in ok],
                                             batch_size=batch_size)
         for (f, _), r in zip(ok, found, strict=True):

@@ -99,3 +99,22 @@ def test_detect_video_whole_frames_and_no_face(toy_checkpoint, tmp_path, capsys)
     assert r["p_fake"] == pytest.approx(np.mean([f["p_fake"] for f in r["frames"]]))
     code, out = _main_exit(["detect", str(clip), "--model", ckpt, "--json", "--frames", "2"], capsys)
     assert code == 2 and "no face found" in json.loads(out.out)[0]["error"]
+
+
+def test_detect_uncertainty_mc_and_ensemble(toy_checkpoint, toy_manifest, tmp_path, capsys):
+    img = str(toy_manifest.parent / "img" / "0001.png")
+    best, last = str(toy_checkpoint / "best"), str(toy_checkpoint / "last")
+    res = runner.invoke(app, ["detect", img, "--model", best, "--json", "--uncertainty", "mc",
+                              "--samples", "8", "--map", str(tmp_path / "maps")])
+    assert res.exit_code == 0, res.output
+    [r] = json.loads(res.stdout)
+    u = r["uncertainty"]
+    assert set(u) == {"total", "aleatoric", "epistemic", "variance"}
+    assert u["total"] == pytest.approx(u["aleatoric"] + u["epistemic"], abs=1e-6)
+    assert all((tmp_path / "maps").glob("*_uncertainty.png"))
+    res = runner.invoke(app, ["detect", img, "--model", best, "--model", last, "--json",
+                              "--uncertainty", "ensemble"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)[0]["uncertainty"]["epistemic"] >= 0
+    code, out = _main_exit(["detect", img, "--model", best, "--uncertainty", "ensemble"], capsys)
+    assert code == 2 and "two or more --model" in out.err

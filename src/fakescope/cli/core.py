@@ -116,7 +116,8 @@ def metrics(
 
 def detect(
     paths: list[Path] = typer.Argument(..., help="Images, videos and/or folders (searched recursively)."),
-    model: Path = typer.Option(..., "--model", help="Checkpoint folder."),
+    model: list[Path] = typer.Option(..., "--model", help="Checkpoint folder (repeat it for "
+                                     "--uncertainty ensemble)."),
     json_: bool = typer.Option(False, "--json", help="Print one JSON list instead of a table."),
     uncertainty: str = typer.Option("none", help=f"One of {', '.join(UNCERTAINTY_METHODS)}."),
     samples: int = typer.Option(32, help="Stochastic passes T for the uncertainty method."),
@@ -134,6 +135,8 @@ def detect(
     scored, 1 when some failed, 2 when none could be read.
 
     Example: fakescope detect photos/ clip.mp4 face.png --model runs/r18/best --json
+
+    Example: fakescope detect face.png --model runs/a/best --model runs/b/best --uncertainty ensemble
     """
     from fakescope.detect import detect_images
 

@@ -14,8 +14,10 @@ def register(app, data_app, study_app) -> None:
 
     @study_app.command("separability")
     def separability(
-        manifest: Path = typer.Option(..., "--manifest", "-m", help="Manifest (CSV/Parquet)."),
+        manifest: Path = typer.Option(None, "--manifest", "-m", help="Manifest (CSV/Parquet); "
+                                      "default: build a SynthFaces benchmark in OUT/benchmark."),
         out: Path = typer.Option(Path("runs/separability"), "--out", "-o", help="Run folder."),
+        identities: int = typer.Option(80, help="SynthFaces identities when no --manifest."),
         backbones: str = typer.Option("", "--backbones", "-b",
                                       help="Comma-separated names (default: every offline one)."),
         per_class: int = typer.Option(200, help="Fine-tuning images per class."),
@@ -31,9 +33,13 @@ def register(app, data_app, study_app) -> None:
     ):
         """Separability of frozen backbones, then fine-tuned AUC and their rank correlation.
 
+        Without --manifest the study builds SynthFaces (both domains, all nine generators).
+
         Example: fakescope study separability --manifest data/manifest.csv
         --backbones dlib_face,efficientnet_lite0,fft,lbp --per-class 200 --out runs/sep
         """
+        import os
+
         from fakescope.experiments.separability_study import StudyConfig, run_separability_study
         from fakescope.models.backbones import backbone_info
 
@@ -45,6 +51,13 @@ def register(app, data_app, study_app) -> None:
                           finetune_epochs=finetune_epochs, cross_generator=cross_generator,
                           image_size=size or None, n_boot=n_boot, seed=seed,
                           device=device or None, backbone_opts=opts)
+        if manifest is None:
+            from fakescope.data.synthfaces.build import build_benchmark
+
+            typer.echo(f"building SynthFaces ({identities} identities) in {out / 'benchmark'}")
+            build_benchmark(out / "benchmark", identities=identities, images_per_identity=6,
+                            seed=seed, workers=os.cpu_count() or 1)
+            manifest = out / "benchmark" / "manifest.csv"
         tables = run_separability_study(manifest, out, cfg)
         cols = ["backbone", "ami_binary", "silhouette", "probe_auc", "knn_accuracy"]
         typer.echo(tables["separability"][cols].to_string(index=False, float_format="%.3f"))

@@ -184,7 +184,11 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None, *,
               f"generators {', '.join(cfg.held_out)} (checkpoint chosen on validation), then "
               f"tested on seen generators (in-domain), on the held-out generators "
               f"(cross-generator) and on the {cfg.test_domain} domain (cross-domain). "
-              f"AUC with {cfg.n_boot}-resample bootstrap 95% intervals."),
+              f"AUC with {cfg.n_boot}-resample bootstrap 95% intervals. "
+              + ("Detectors in " + ", ".join(OFFLINE_PRETRAINED) + " start from ImageNet "
+                 "weights shipped in a package; the others train from scratch on a few hundred "
+                 "faces, which on a CPU budget leaves them close to chance — the separability "
+                 "study asks how much a pre-trained backbone brings.")),
         tables={"metrics": table, "per_generator_auc": gens}, figures=[str(f) for f in figs],
         numbers={"config": asdict(cfg), "metrics": rows}, order=20))
     for analysis in cfg.analyses:

@@ -268,7 +268,9 @@ class Engine:
             self.model.train()
             losses: list[float] = list(done_losses) if epoch == start_epoch else []
             bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", leave=False,
-                       disable=not (cfg.train.progress and self.dist.is_main), initial=skip,
+                       # None: tqdm shows the bar on a terminal only, not in log files
+                       disable=None if (cfg.train.progress and self.dist.is_main) else True,
+                       initial=skip,
                        total=steps_per_epoch)
             for step, batch in enumerate(bar, start=skip):
                 if batch is None:

@@ -279,6 +279,8 @@ def detect_with_uncertainty(model, images, *, method: str = "mc_head", samples: 
         return out
     from fakescope.uncertainty.maps import PIXEL_METHODS, pixel_maps, save_overlay
 
+    if isinstance(model, (list, tuple)):  # ensemble: pixel maps of the first member
+        model = load_members(model)[0]
     map_method = method
     if method not in PIXEL_METHODS:
         drop = getattr(model, "head_dropout", None)
