@@ -54,7 +54,7 @@ def test_resume_after_interruption_matches_uninterrupted(toy_manifest, tmp_path)
         data = build_datasets(cfg)
         Engine(build_model(cfg, data.class_names), cfg, tmp_path / "cut",
                stop_after_steps=7).fit(data.train, data.val)
-    state = torch.load(tmp_path / "cut" / "last" / "state.pt", weights_only=False)
+    state = torch.load(tmp_path / "cut" / "last" / "state.pt", weights_only=True)
     assert (state["epoch"], state["step"]) == (1, 2)
     _, resumed, _ = train_from_config(cfg, out_dir=tmp_path / "cut")
     a, _ = load_detector(tmp_path / "full" / "last")
@@ -131,12 +131,12 @@ def test_process_killed_mid_epoch_resumes_from_checkpoint(toy_manifest, tmp_path
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if state.is_file() and torch.load(state, weights_only=False)["step"] > 0:
+        if state.is_file() and torch.load(state, weights_only=True)["step"] > 0:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    saved = torch.load(state, weights_only=False)
+    saved = torch.load(state, weights_only=True)
     assert saved["step"] > 0, "the kill should land mid-epoch, after a mid-epoch checkpoint"
     subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
     hist = pd.read_csv(tmp_path / "run" / "metrics.csv")

@@ -68,7 +68,7 @@ p.lead{color:#444;font-size:14px;line-height:1.45}
 table{border-collapse:collapse;font-size:12.5px;margin:6px 0 12px}
 th,td{border-bottom:1px solid #e3e6ec;padding:4px 10px;text-align:right}
 th{background:#f0f2f6;position:sticky;top:0}td:first-child,th:first-child{text-align:left}
-.figs{display:flex;flex-wrap:wrap;gap:14px}.figs img{max-width:560px;width:100%;border:1px solid #e3e6ec;border-radius:4px}
+.figs{display:flex;flex-wrap:wrap;gap:14px}.figs img{max-width:100%;height:auto;border:1px solid #e3e6ec;border-radius:4px}
 """
 
 
@@ -94,10 +94,10 @@ class Report:
             df.to_csv(f, index=False)
             table_files[name] = str(f.relative_to(self.out))
         figures = []
+        root = self.out.resolve()
         for fig in section.figures:
-            p = Path(fig)
-            figures.append(str(p.relative_to(self.out)) if p.is_absolute() and
-                           self.out.resolve() in p.resolve().parents else str(p))
+            p = Path(fig).resolve()  # relative paths are relative to the working directory
+            figures.append(str(p.relative_to(root)) if root in p.parents else str(p))
         meta = asdict(section)
         meta.pop("tables")
         meta["figures"] = figures

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from fakescope.config import TrainConfig, save_config
 from fakescope.data.dataset import ManifestDataset, collate_skip
-from fakescope.errors import ConfigError, DataError
+from fakescope.errors import ConfigError, DataError, ModelError
 from fakescope.metrics.detection import detection_metrics
 from fakescope.models.checkpoint import load_detector, save_detector
 from fakescope.models.detector import Detector
@@ -76,7 +76,10 @@ class FitResult:
 
 
 def _rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+    # Plain types and tensors only, so state.pt loads with torch.load(weights_only=True).
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
              "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -85,7 +88,8 @@ def _rng_state() -> dict[str, Any]:
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -208,7 +212,12 @@ class Engine:
             return 0, 0, None, -1, [], []
         model, _ = load_detector(self.out / "last", device=self.device)
         self.model.load_state_dict(model.state_dict())
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ModelError(f"cannot resume: {type(exc).__name__} reading the training state",
+                             path=path, hint="written by another fakescope version or cut short; "
+                             "delete the run folder's last/ to start over") from exc
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         _set_rng_state(state["rng"])
