@@ -26,13 +26,11 @@ from fakescope.config import load_config
 from fakescope.data.images import load_image
 from fakescope.data.manifest import resolve_path
 from fakescope.metrics.detection import average_precision, bootstrap_ci, detection_metrics, roc_auc
+from fakescope.models.registry import OFFLINE_PRETRAINED
 from fakescope.report import Report, Section
 from fakescope.report.plots import grouped_bars, heatmap, image_grid, roc_plot
 from fakescope.scores import write_scores
 from fakescope.train.recipe import train_from_config
-
-# Detectors whose ImageNet weights ship in an installed package: the demo starts them pretrained.
-OFFLINE_PRETRAINED = ("efficientnet_lite0",)
 
 
 @dataclass

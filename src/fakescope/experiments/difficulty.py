@@ -26,6 +26,7 @@ import pandas as pd
 
 from fakescope.config import load_config
 from fakescope.metrics.detection import bootstrap_ci, roc_auc
+from fakescope.models.registry import OFFLINE_PRETRAINED
 from fakescope.report import Report, Section
 from fakescope.report.plots import grouped_bars
 from fakescope.scores import read_scores, write_scores
@@ -109,7 +110,8 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
                                images_per_identity=images_per_identity, generators=gens,
                                domains=doms, size=size, seed=seed, workers=workers,
                                generator_opts=generator_opts, splits=splits)
-    overrides = [f"model.name={detector}", f"data.image_size={image_size}",
+    overrides = [f"model.name={detector}", f"model.pretrained={detector in OFFLINE_PRETRAINED}",
+                 f"data.image_size={image_size}",
                  f"train.epochs={epochs}", f"train.batch_size={batch_size}", f"optim.lr={lr}",
                  f"train.seed={seed}", f"train.progress={progress}", "data.cache_images=true"]
     test = manifest[manifest["split"] == "test"].reset_index(drop=True)

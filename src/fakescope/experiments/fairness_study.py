@@ -37,6 +37,7 @@ from fakescope.data.balance import balance_manifest
 from fakescope.data.manifest import read_manifest, write_manifest
 from fakescope.errors import ConfigError
 from fakescope.metrics.fairness import FairnessReport, fairness_report, group_key
+from fakescope.models.registry import OFFLINE_PRETRAINED
 
 GROUP_COLS = ("skin_tone", "age_group")
 GROUP_COLUMN = "fair_group"  # intersection column used by the losses and the demographic head
@@ -173,6 +174,7 @@ def train_config(cfg: StudyConfig, sw: Switches, n_groups: int) -> TrainConfig:
     tc.data.group_column = GROUP_COLUMN
     tc.data.cache_images = True
     tc.model.name = cfg.detector
+    tc.model.pretrained = cfg.detector in OFFLINE_PRETRAINED  # packaged weights, no hub
     tc.model.dropout = 0.0
     tc.optim.lr = cfg.lr
     tc.optim.sam = sw.sam

@@ -42,6 +42,7 @@ import pandas as pd
 import torch
 
 from fakescope.errors import ConfigError, DataError
+from fakescope.models.registry import OFFLINE_PRETRAINED
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ def _train_config(cfg: UncertaintyStudyConfig, detector: str, out: Path, *, targ
     tc.data.target = target
     tc.data.cache_images = True
     tc.model.name = detector
+    tc.model.pretrained = detector in OFFLINE_PRETRAINED  # packaged weights, no hub
     tc.model.dropout = cfg.dropout
     tc.optim.lr = cfg.lr
     tc.loss.name = loss

@@ -19,6 +19,10 @@ from torch import nn
 from fakescope.errors import ModelError
 from fakescope.models.detector import Detector
 
+# Detectors whose pretrained weights ship in an installed package (no hub): recipes start
+# them pretrained by default.
+OFFLINE_PRETRAINED = ("efficientnet_lite0",)
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
