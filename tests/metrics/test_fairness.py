@@ -211,3 +211,18 @@ def test_no_group_large_enough_gives_nan_gaps_not_a_crash():
         warnings.simplefilter("ignore")
         rep = fairness_report(df, groups=["g"], min_group_size=10, n_boot=20)
     assert all(np.isnan(v) for v in rep.groupings["g"].gaps.values())
+
+
+def test_saturated_threshold_is_flagged():
+    import numpy as np
+    import pandas as pd
+
+    from fakescope.metrics.fairness import fairness_report
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"label": rng.integers(0, 2, 200), "p_fake": rng.uniform(0.6, 1.0, 200),
+                       "g": rng.choice(["a", "b"], 200)})
+    rep = fairness_report(df, groups=["g"], min_group_size=10, n_boot=0)
+    g = rep.groupings["g"]
+    assert g.gaps["F_FPR"] == 0.0  # every real face is called fake in both groups ...
+    assert any("saturation" in w for w in g.warnings)  # ... which is flagged, not praised

@@ -36,7 +36,12 @@ from fakescope.config import TrainConfig
 from fakescope.data.balance import balance_manifest
 from fakescope.data.manifest import read_manifest, write_manifest
 from fakescope.errors import ConfigError
-from fakescope.metrics.fairness import FairnessReport, fairness_report, group_key
+from fakescope.metrics.fairness import (
+    SATURATED_PR,
+    FairnessReport,
+    fairness_report,
+    group_key,
+)
 from fakescope.models.registry import OFFLINE_PRETRAINED
 
 GROUP_COLS = ("skin_tone", "age_group")
@@ -244,7 +249,7 @@ def _rows(method: str, domain: str, rep: FairnessReport) -> tuple[dict, list[dic
     inter = rep.groupings["skin_tone*age_group"]
     lo, hi = inter.overall.ci.get("auc", (np.nan, np.nan))
     row = {"method": method, "domain": domain, "n": inter.overall.n, "auc": inter.overall.auc,
-           "auc_lo": lo, "auc_hi": hi}
+           "auc_lo": lo, "auc_hi": hi, "pr": inter.overall.pr}
     for k, v in inter.gaps.items():
         row[k] = v
         row[f"{k}_lo"], row[f"{k}_hi"] = inter.gaps_ci.get(k, (np.nan, np.nan))
@@ -303,7 +308,15 @@ def _verdict(table: pd.DataFrame) -> dict[str, Any]:
                + ", ".join(k for k, v in sig.items() if v) if any(sig.values())
                else "; the bootstrap intervals overlap, so the difference is within noise")
             + ".")
-    return {"reduced_both": reduced, "delta": d, "ci_separated": sig, "text": text}
+    rates = {"erm": float(e["pr"]), "combined": float(c["pr"])}
+    saturated = [m for m, pr in rates.items() if not 1 - SATURATED_PR < pr < SATURATED_PR]
+    if saturated:
+        called = ", ".join(f"{m} calls {rates[m]:.0%}" for m in saturated)
+        text = (f"Caution: on the phone domain {called} of the test faces fake at the "
+                "threshold, so F_FPR and F_OAE are near 0 by saturation, not fairness; judge by "
+                "AUC_gap or a threshold set on the target domain. " + text)
+    return {"reduced_both": reduced, "delta": d, "ci_separated": sig, "saturated": saturated,
+            "meaningful": reduced and not saturated, "text": text}
 
 
 def run_fairness_study(out_dir: str | Path, cfg: StudyConfig | None = None, *, synth=None,

@@ -49,6 +49,10 @@ DEFAULT_MIN_GROUP_SIZE = 30
 _MAX_CELLS = 4_000_000  # bootstrap chunk size (resamples x rows) to bound memory
 
 
+# Overall positive rate at or beyond which (or 1 - it) threshold-based gaps are flagged.
+SATURATED_PR = 0.95
+
+
 class SmallGroupWarning(UserWarning):
     """A group has fewer rows than ``min_group_size``: reported but left out of the gaps."""
 
@@ -314,6 +318,12 @@ def _audit_grouping(y, s, yhat, key: pd.Series, columns: list[str], *, min_group
             notes.append(f"{name}={labels[g]}: {k} undefined (no "
                          f"{'real' if k == 'fpr' else 'fake' if k == 'tpr' else 'real or fake'} "
                          "rows); skipped in that gap")
+    pr_all = float(r_all["pr"][0]) if len(y) else float("nan")
+    if pr_all >= SATURATED_PR or pr_all <= 1 - SATURATED_PR:
+        notes.append(f"{name}: {pr_all:.0%} of all rows are called fake at this threshold; "
+                     "threshold-based gaps (F_FPR, F_OAE, F_DP, F_MEO, ...) shrink towards 0 by "
+                     "saturation, not fairness (compare AUC_gap, or set the threshold on the "
+                     "target data)")
     gaps = {k: float(v[0]) for k, v in _gaps(r, r_all, auc, judged).items()}
 
     gaps_ci: dict[str, tuple[float, float]] = {}
