@@ -12,15 +12,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from fakescope.data.dataset import resize_to_tensor
 from fakescope.data.faces import align_face, create_face_detector, select_faces
 from fakescope.data.video import read_frames
 from fakescope.errors import DataError
-
-
-def _to_tensor(image: np.ndarray, size: int) -> torch.Tensor:
-    from fakescope.data.dataset import resize_to_tensor
-
-    return resize_to_tensor(image, size)
+from fakescope.models.detector import p_fake
 
 
 def score_video(model: torch.nn.Module, path: str | Path, *, frames: int = 32,
@@ -49,11 +45,11 @@ def score_video(model: torch.nn.Module, path: str | Path, *, frames: int = 32,
     for k, (idx, img) in enumerate(decoded):
         rec = {"frame": int(idx), "p_fake": None, "face": det is None, "box": None}
         if det is None:
-            tensors.append(_to_tensor(img, size))
+            tensors.append(resize_to_tensor(img, size))
         elif chosen[k]:
             face = chosen[k][0][1]
             crop, _, _ = align_face(img, face, size=crop_size, margin=margin)
-            tensors.append(_to_tensor(crop, size))
+            tensors.append(resize_to_tensor(crop, size))
             rec.update(face=True, box=[round(float(v), 1) for v in face.box])
         records.append(rec)
     if not tensors:
@@ -68,7 +64,7 @@ def score_video(model: torch.nn.Module, path: str | Path, *, frames: int = 32,
             logits = model(x[i:i + batch_size].to(dev))["detect"]
             probs.append(torch.softmax(logits.float(), -1).cpu())
     model.train(was_training)
-    pf = (1.0 - torch.cat(probs)[:, 0]).tolist()
+    pf = p_fake(torch.cat(probs)).tolist()
     it = iter(pf)
     for rec in records:
         if rec["face"]:

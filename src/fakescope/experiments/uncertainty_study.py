@@ -43,6 +43,7 @@ import torch
 
 from fakescope.errors import ConfigError, DataError
 from fakescope.models.registry import OFFLINE_PRETRAINED
+from fakescope.report.plots import heatmap
 
 log = logging.getLogger(__name__)
 
@@ -265,41 +266,6 @@ def method_rows(detector: str, method: str, rows: pd.DataFrame, probs: torch.Ten
 
 
 # ---------------------------------------------------------------- plots
-
-
-def heatmap(tables: dict[str, pd.DataFrame] | pd.DataFrame, path: Path, *, title: str,
-            fmt: str = "{:.2f}", cmap: str = "viridis") -> Path:
-    """Annotated heat maps of pivot tables (rows x columns), one panel per table, as one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if isinstance(tables, pd.DataFrame):
-        tables = {"": tables}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    first = next(iter(tables.values()))
-    w = 1.2 + 1.0 * first.shape[1]
-    fig, axes = plt.subplots(1, len(tables), figsize=(w * len(tables), 1.4 + 0.45 * first.shape[0]),
-                             dpi=100, squeeze=False)
-    for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
-        a = table.to_numpy(dtype=float)
-        im = ax.imshow(a, cmap=cmap, aspect="auto")
-        ax.set_xticks(range(a.shape[1]), [str(c) for c in table.columns], rotation=30, ha="right")
-        ax.set_yticks(range(a.shape[0]), [str(r) for r in table.index])
-        mid = np.nanmean(a) if np.isfinite(a).any() else 0.0
-        for i in range(a.shape[0]):
-            for j in range(a.shape[1]):
-                if np.isfinite(a[i, j]):
-                    ax.text(j, i, fmt.format(a[i, j]), ha="center", va="center", fontsize=7,
-                            color="white" if a[i, j] < mid else "black")
-        ax.set_title(name, fontsize=9)
-        fig.colorbar(im, ax=ax, fraction=0.04)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
-    return path
 
 
 # ---------------------------------------------------------------- the study
@@ -648,7 +614,7 @@ class _Study:
                 piv.index = [f"{d} / {m}" for d, m in piv.index]
                 figs.append(heatmap(piv, fdir / f"heatmap_{col}.png",
                                     title=f"{col}: detector / method x generator",
-                                    fmt="{:.3f}" if col != "auc" else "{:.2f}", cmap=cmap))
+                                    fmt=".3f" if col != "auc" else ".2f", cmap=cmap))
         logo = tables.get("logo")
         if logo is not None:
             piv = logo.pivot(index="detector", columns="generator", values="auc_unseen")
@@ -660,7 +626,7 @@ class _Study:
                 safe = name.split("/")[0].replace(" ", "_").replace("(", "").replace(")", "")
                 tag = name.split("/")[-1] if "/" in name else ""
                 figs.append(heatmap(cm, fdir / f"confusion_{safe}_{tag}.png",
-                                    title=f"confusion: {name}", fmt="{:.0f}", cmap="Blues"))
+                                    title=f"confusion: {name}", fmt=".0f", cmap="Blues"))
         return figs + self.figures
 
     def _numbers(self, tables: dict, seconds: float) -> dict:
