@@ -28,6 +28,8 @@ class DataConfig:
     test_split: str = "test"
     group_column: str | None = None  # integer-coded into batch["group"] (fairness losses, MTL)
     augment: bool = True  # horizontal flip
+    sampler: str = "shuffle"  # shuffle | paired (each real next to a fake made from it)
+    pair_column: str = "pair_id"  # the key that pairs a real with its fakes (sampler=paired)
     cache_images: bool = False  # decode every image once and keep it in memory
     num_workers: int = 0
 

@@ -18,7 +18,8 @@ def make_toy_dataset(root: Path, *, n: int = 100, size: int = 32, seed: int = 0,
     """Write ``n`` PNGs and ``root/manifest.csv``; returns the manifest path.
 
     Label alternates real/fake; fakes have a +``strength`` square whose position depends on
-    their source (``square`` or ``corner``); ``gender`` alternates m/f independently.
+    their source (``square`` or ``corner``); ``gender`` alternates m/f independently; rows
+    ``2k`` (real) and ``2k + 1`` (fake) share ``pair_id`` and split.
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -35,5 +36,5 @@ def make_toy_dataset(root: Path, *, n: int = 100, size: int = 32, seed: int = 0,
         rows.append({"sample_id": f"s{i:04d}", "path": f"img/{i:04d}.png", "label": label,
                      "source": source, "identity": f"id{i % 7}", "video_id": f"{source}_v{video}",
                      "frame": i % frames_per_video, "split": SPLITS[(i // 2) % 5],
-                     "gender": ("m", "f")[(i // 3) % 2]})
+                     "gender": ("m", "f")[(i // 3) % 2], "pair_id": f"p{i // 2:04d}"})
     return write_manifest(pd.DataFrame(rows), root / "manifest.csv")

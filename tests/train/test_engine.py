@@ -45,8 +45,9 @@ def test_scores_table_columns(toy_manifest, toy_checkpoint, tmp_path):
     np.testing.assert_allclose(scores["p_fake"], probs[:, 1].numpy(), atol=1e-6)
 
 
-def test_resume_after_interruption_matches_uninterrupted(toy_manifest, tmp_path):
-    cfg = _cfg(toy_manifest, "train.save_every_steps=2")
+@pytest.mark.parametrize("sampler", ["shuffle", "paired"])
+def test_resume_after_interruption_matches_uninterrupted(toy_manifest, tmp_path, sampler):
+    cfg = _cfg(toy_manifest, "train.save_every_steps=2", f"data.sampler={sampler}")
     _, full, _ = train_from_config(cfg, out_dir=tmp_path / "full")
     with pytest.raises(TrainingInterrupted):  # killed mid-epoch 2 (4 steps per epoch)
         from fakescope.train.engine import Engine

@@ -156,7 +156,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None, *,
             f"model.pretrained={name in OFFLINE_PRETRAINED}",
             f"train.epochs={cfg.epochs}", f"train.batch_size={cfg.batch_size}",
             f"optim.lr={cfg.lr}", f"train.seed={cfg.seed}", f"train.progress={progress}",
-            "data.cache_images=true"])
+            "data.cache_images=true", "data.sampler=paired"])
         engine, result, data = train_from_config(tcfg, manifest=train_rows,
                                                  out_dir=out / "models" / name)
         from fakescope.data.dataset import ManifestDataset

@@ -113,7 +113,8 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
     overrides = [f"model.name={detector}", f"model.pretrained={detector in OFFLINE_PRETRAINED}",
                  f"data.image_size={image_size}",
                  f"train.epochs={epochs}", f"train.batch_size={batch_size}", f"optim.lr={lr}",
-                 f"train.seed={seed}", f"train.progress={progress}", "data.cache_images=true"]
+                 f"train.seed={seed}", f"train.progress={progress}", "data.cache_images=true",
+                 "data.sampler=paired"]
     test = manifest[manifest["split"] == "test"].reset_index(drop=True)
     test.attrs = dict(manifest.attrs)
     n_train = int((manifest["split"] == "train").sum())

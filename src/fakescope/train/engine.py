@@ -42,13 +42,13 @@ from fakescope.models.checkpoint import load_detector, save_detector
 from fakescope.models.detector import Detector
 from fakescope.train.distributed import (
     DistInfo,
-    EpochSampler,
     barrier,
     broadcast_object,
     init_distributed,
     resolve_device,
 )
 from fakescope.train.losses import create_loss
+from fakescope.train.paired_sampler import create_train_sampler
 from fakescope.train.sam import SAM, frozen_bn_stats
 
 log = logging.getLogger(__name__)
@@ -245,8 +245,10 @@ class Engine:
         if self.dist.is_main:
             save_config(cfg, self.out / "config.yaml")
         per_rank = max(1, cfg.train.batch_size // self.dist.world_size)
-        sampler = EpochSampler(len(train_ds), seed=cfg.train.seed, rank=self.dist.rank,
-                               world_size=self.dist.world_size)
+        sampler = create_train_sampler(cfg.data.sampler, train_ds.df, train_ds.labels,
+                                       pair_column=cfg.data.pair_column, seed=cfg.train.seed,
+                                       rank=self.dist.rank, world_size=self.dist.world_size,
+                                       source=f"the {cfg.data.train_split!r} split")
         # The loader's own generator keeps its per-epoch seed draw off the global RNG, whose
         # state (dropout masks) is what a resumed run restores.
         # A final batch of one sample breaks BatchNorm in training mode: drop only that one.

@@ -35,6 +35,17 @@ def test_counts_labels_test_split_identity(cdf_root):
     assert by.loc["celebdf-v2/Celeb-synthesis/id1_id0_0000", "source_identity"] == "id0"
     assert by.loc["celebdf-v2/YouTube-real/00000", "identity"] == ""
     assert by.loc["celebdf-v2/Celeb-real/id0_0001", "label"] == 0
+    assert by["pair_id"].to_dict() == {
+        "celebdf-v2/Celeb-real/id0_0000": "celebdf-v2/Celeb-real/id0_0000",
+        "celebdf-v2/Celeb-real/id0_0001": "celebdf-v2/Celeb-real/id0_0001",
+        "celebdf-v2/Celeb-real/id1_0000": "celebdf-v2/Celeb-real/id1_0000",
+        "celebdf-v2/Celeb-real/id2_0000": "celebdf-v2/Celeb-real/id2_0000",
+        "celebdf-v2/YouTube-real/00000": "celebdf-v2/YouTube-real/00000",
+        "celebdf-v2/YouTube-real/00001": "celebdf-v2/YouTube-real/00001",
+        # fake id0_id1_0000: target id0's clip 0000 -> the real id0_0000
+        "celebdf-v2/Celeb-synthesis/id0_id1_0000": "celebdf-v2/Celeb-real/id0_0000",
+        "celebdf-v2/Celeb-synthesis/id1_id0_0000": "celebdf-v2/Celeb-real/id1_0000",
+        "celebdf-v2/Celeb-synthesis/id2_id0_0000": "celebdf-v2/Celeb-real/id2_0000"}
 
 
 def test_val_carved_by_identity_is_seeded(cdf_root):
@@ -57,6 +68,7 @@ def test_v1_prefix_and_videos_subfolder(tmp_path, make_video):
     assert df["video_id"].tolist() == ["celebdf-v1/Celeb-real/id5_0003",
                                        "celebdf-v1/Celeb-synthesis/id5_id6_0003"]
     assert df["split"].tolist() == ["train", "test"]
+    assert df["pair_id"].tolist() == ["celebdf-v1/Celeb-real/id5_0003"] * 2
 
 
 def test_missing_list_and_missing_videos(cdf_root):

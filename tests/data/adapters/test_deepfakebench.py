@@ -57,6 +57,7 @@ def test_frames_labels_unique_ids_and_split_precedence(dfb):
     assert df.groupby("source")["label"].first().to_dict() == {"FF-DF": 1, "FF-FS": 1, "real": 0}
     assert sorted(df.loc[df["video_id"] == "FF-DF/FF-DF/000_003", "frame"]) == [0, 1]
     assert all(p.startswith(str(data)) for p in df["path"])
+    assert "pair_id" not in df.columns  # the JSONs do not link a fake to its real
 
 
 def test_relative_paths_missing_frames_and_bad_json(dfb, tmp_path):

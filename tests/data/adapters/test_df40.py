@@ -38,6 +38,8 @@ def test_sources_frames_and_clips(df40_root):
     assert (sg["video_id"] == sg["sample_id"]).all()
     assert df.groupby("video_id")["split"].nunique().max() == 1
     assert tr.loc[tr["source"] == "heygen", "media"].tolist() == ["video"]
+    # a generator folder does not say which real clip a fake came from: no pair_id column
+    assert "pair_id" not in df.columns
 
 
 def test_flat_root_with_forced_split(df40_root):

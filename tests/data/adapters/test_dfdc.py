@@ -38,6 +38,10 @@ def test_labels_originals_splits(dfdc_root):
     assert df["split"].to_dict()["dfdc/uuu"] == "test"
     assert (df.loc[["dfdc/aaa", "dfdc/bbb"], "split"] == "train").all()
     assert df.loc["dfdc/bbb", "source"] == "DFDC"
+    # pair_id: reals their own id, fakes their original (unknown for labels.csv fakes)
+    assert df["pair_id"].to_dict() == {"dfdc/aaa": "dfdc/aaa", "dfdc/bbb": "dfdc/aaa",
+                                       "dfdc/ccc": "dfdc/aaa", "dfdc/ttt": "dfdc/ttt",
+                                       "dfdc/uuu": ""}
 
 
 def test_single_part_and_errors(dfdc_root, tmp_path):

@@ -46,6 +46,18 @@ def test_counts_labels_splits_ids(ffpp_root):
     assert set(df["media"]) == {"video"}
 
 
+def test_pair_id_names_the_real_video_a_fake_was_made_from(ffpp_root):
+    pair = index_dataset("ffpp", ffpp_root, subset="all").set_index("video_id")["pair_id"]
+    assert pair["ffpp/original/000"] == "ffpp/original/000"
+    assert pair["ffpp/Deepfakes/000_003"] == pair["ffpp/FaceSwap/000_003"] == "ffpp/original/000"
+    assert pair["ffpp/Deepfakes/003_000"] == "ffpp/original/003"
+    # every FF++ fake points at a real row of the manifest (the target video)
+    ff = pair[pair.index.str.startswith("ffpp/")]
+    assert set(ff) == {f"ffpp/original/{i}" for i in IDS}
+    assert pair["dfd/original/01__walking"] == "dfd/original/01__walking"
+    assert pair["dfd/DeepFakeDetection/01_02__walking__AB12"] == "dfd/original/01__walking"
+
+
 def test_dfd_subset_and_methods_filter(ffpp_root):
     dfd = index_dataset("ffpp", ffpp_root, subset="dfd", dfd_split="test")
     assert dfd["video_id"].tolist() == ["dfd/original/01__walking",
@@ -69,3 +81,29 @@ def test_missing_folders_and_lists_name_the_expected_path(ffpp_root):
         index_dataset("ffpp", ffpp_root / "manipulated_sequences")
     with pytest.raises(ConfigError, match="valid options"):
         index_dataset("ffpp", ffpp_root, compresion="c23")
+
+
+class _WholeFrame:
+    """Stub detector: one face covering the middle of every frame (no dlib needed)."""
+
+    def detect(self, image):
+        from fakescope.data.faces import Face
+
+        h, w = image.shape[:2]
+        return [Face((w / 4, h / 4, 3 * w / 4, 3 * h / 4), 1.0, None)]
+
+
+def test_frame_manifest_keeps_pair_id(ffpp_root, tmp_path):
+    from fakescope.data.face_extraction import extract_faces
+    from fakescope.data.manifest import read_manifest
+
+    videos = index_dataset("ffpp", ffpp_root, methods="Deepfakes")
+    extract_faces(videos, tmp_path / "faces", frames_per_video=2, size=8, detector=_WholeFrame())
+    faces = read_manifest(tmp_path / "faces" / "faces.csv")
+    assert len(faces) == 2 * len(videos) and set(faces["media"]) == {"image"}
+    # every crop carries the pair_id of the video it was cut from
+    want = videos.set_index("sample_id")["pair_id"]
+    assert (faces["pair_id"] == faces["source_sample_id"].map(want)).all()
+    # so a real frame of 000 and the frames of the fake 000_003 share a key
+    by_key = faces.groupby("pair_id")["source_sample_id"].unique().map(sorted)
+    assert by_key["ffpp/original/000"] == ["ffpp/Deepfakes/000_003", "ffpp/original/000"]

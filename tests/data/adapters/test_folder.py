@@ -26,6 +26,7 @@ def test_real_fake_sources_images_and_videos(tmp_path, make_image, make_video):
         1: ["mine/fake/e.png", "mine/fake/sdxl/c.png", "mine/fake/sora/d.mp4"]}
     assert (df["video_id"] == df["sample_id"]).all()
     assert df.set_index("sample_id").loc["mine/fake/sora/d.mp4", "media"] == "video"
+    assert "pair_id" not in df.columns  # real/ and fake/ are not linked
 
 
 def test_splits_and_frames_as_videos(tmp_path, make_image):

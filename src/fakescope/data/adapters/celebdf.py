@@ -10,7 +10,9 @@ Expected tree (as distributed)::
 
 Videos may also sit one level down in ``<folder>/videos/`` (a common re-packaging). The test
 list decides the test split; every other video is ``train`` (Celeb-DF has no official val
-split; ``val_fraction`` carves one from train by identity, seeded).
+split; ``val_fraction`` carves one from train by identity, seeded). ``pair_id`` names the real
+video a row was made from (``data.sampler=paired``): a real's own ``video_id``; for the fake
+``id0_id1_0000`` the video id of ``Celeb-real/id0_0000`` (whether or not it is on disk).
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ def read_test_list(path: Path) -> dict[str, int]:
 
 def _identity(folder: str, stem: str) -> str:
     return stem.split("_")[0] if folder != "YouTube-real" else ""
+
+
+def _pair_id(name: str, folder: str, stem: str) -> str:
+    """``<name>/Celeb-real/id0_0000`` for the fake ``id0_id1_0000``; a real's own video id;
+    "" for a fake whose name is not ``<target>_<donor>_<clip>``."""
+    if FOLDERS[folder] == 0:
+        return f"{name}/{folder}/{stem}"
+    parts = stem.split("_")
+    return f"{name}/Celeb-real/{parts[0]}_{parts[2]}" if len(parts) == 3 else ""
 
 
 @register_layout("celebdf")
@@ -85,14 +96,16 @@ def index_celebdf(root: Path, *, version: str = "v2", test_list: str | None = No
                                   video_id=vid, identity=_identity(folder, f.stem),
                                   split="test" if key in tests else "train",
                                   source_identity=f.stem.split("_")[1] if label else "",
-                                  real_source=folder if label == 0 else "", dataset=name))
+                                  real_source=folder if label == 0 else "", dataset=name,
+                                  pair_id=_pair_id(name, folder, f.stem)))
     absent = sorted(set(tests) - seen)
     for key in absent:  # index_dataset's `missing` option reports or drops these
         folder, stem = key.split("/", 1)
         rows.append(media_row(root / folder / f"{stem}.mp4", sample_id=f"{name}/{key}",
                               label=tests[key], source="real" if tests[key] == 0 else
                               "Celeb-synthesis", video_id=f"{name}/{key}", split="test",
-                              dataset=name))
+                              dataset=name, pair_id=_pair_id(name, folder, stem)
+                              if folder in FOLDERS else ""))
     df = to_frame(rows, origin=str(root))
     if val_fraction > 0:
         df = _carve_val(df, val_fraction, seed)

@@ -11,7 +11,8 @@ Expected tree (as distributed)::
 "original": "<clip>.mp4"}``. ROOT may also be a single part folder. DFDC names no generator,
 so fakes get ``source="DFDC"``; ``original_video_id`` links a fake to its real clip. DFDC
 names no people either: ``identity`` is the original clip's id, a proxy that keeps a real clip
-and its fakes together when splitting.
+and its fakes together when splitting. ``pair_id`` (the key of ``data.sampler=paired``) is a
+real's own ``video_id`` and a fake's ``original_video_id`` ("" when unknown, as in labels.csv).
 """
 
 from __future__ import annotations
@@ -62,12 +63,13 @@ def index_dfdc(root: Path, *, split: str | None = None) -> pd.DataFrame:
             stem = Path(name).stem
             orig = Path(original).stem if original else ""
             vid = f"dfdc/{stem}"
+            orig_vid = f"dfdc/{orig}" if orig else ""
             rows.append(media_row(vdir / name, sample_id=vid, label=label,
                                   source="real" if label == 0 else "DFDC", video_id=vid,
                                   identity=orig or (stem if label == 0 else ""),
                                   split=split if split is not None else sp,
-                                  original_video_id=f"dfdc/{orig}" if orig else "",
-                                  part=part.name, dataset="dfdc"))
+                                  original_video_id=orig_vid, part=part.name, dataset="dfdc",
+                                  pair_id=vid if label == 0 else orig_vid))
     return to_frame(rows, origin=str(root))
 
 

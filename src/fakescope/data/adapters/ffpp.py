@@ -11,6 +11,9 @@ Expected tree (as the official download script writes it)::
 
 ``<comp>`` is ``c0`` (alias ``raw``), ``c23`` or ``c40``. A fake ``000_003`` shows target video
 000 with the face of 003: ``identity`` = target id ``000``, ``source_identity`` = ``003``.
+``pair_id`` names the real video a row was made from (``data.sampler=paired``): a real's own
+``video_id``; for ``000_003`` ``ffpp/original/000``; for DFD's ``01_02__scene__ID`` the target
+actor's video of the same scene, ``dfd/original/01__scene``.
 Split JSONs hold pairs ``[["953", "974"], ...]``: both originals and both fakes
 (``953_974``, ``974_953``) of a pair go to that split. DFD has no official split (``dfd_split``).
 """
@@ -107,7 +110,7 @@ def index_ffpp(root: Path, *, compression: str = "c23", subset: str = "ffpp",
             vid = f"ffpp/original/{clip}"
             rows.append(media_row(f, sample_id=vid, label=0, source="real", video_id=vid,
                                   identity=clip, split=split_of.get(clip, ""),
-                                  compression=compression, dataset="ffpp"))
+                                  compression=compression, dataset="ffpp", pair_id=vid))
         wanted = as_list(methods)
         explicit = wanted is not None
         for method in wanted or FFPP_METHODS:
@@ -125,7 +128,7 @@ def index_ffpp(root: Path, *, compression: str = "c23", subset: str = "ffpp",
                 rows.append(media_row(f, sample_id=vid, label=1, source=method, video_id=vid,
                                       identity=target, split=split_of.get(clip, ""),
                                       source_identity=src, compression=compression,
-                                      dataset="ffpp"))
+                                      dataset="ffpp", pair_id=f"ffpp/original/{target}"))
     if subset in ("dfd", "all"):
         rows += _dfd_rows(orig, manip, compression, dfd_split)
     return to_frame(rows, origin=str(root))
@@ -139,7 +142,7 @@ def _dfd_rows(orig: Path, manip: Path, compression: str, split: str) -> list[dic
         vid = f"dfd/original/{f.stem}"
         rows.append(media_row(f, sample_id=vid, label=0, source="real", video_id=vid,
                               identity=actor, split=split, compression=compression,
-                              dataset="dfd"))
+                              dataset="dfd", pair_id=vid))
     fdir = require_dir(_comp_dir(manip / DFD_METHOD, compression), "DFD fake videos")
     for f in list_files(fdir, VIDEO_SUFFIXES):
         pair = f.stem.split("__")[0]
@@ -147,5 +150,19 @@ def _dfd_rows(orig: Path, manip: Path, compression: str, split: str) -> list[dic
         vid = f"dfd/{DFD_METHOD}/{f.stem}"
         rows.append(media_row(f, sample_id=vid, label=1, source=DFD_METHOD, video_id=vid,
                               identity=target, split=split, source_identity=src,
-                              compression=compression, dataset="dfd"))
+                              compression=compression, dataset="dfd",
+                              pair_id=dfd_real_video_id(f.stem)))
     return rows
+
+
+def dfd_real_video_id(fake_stem: str) -> str:
+    """Video id of the real DFD video a fake was made from, "" if the name does not say.
+
+    ``01_02__walking_down_street__YVGY8LOK`` -> ``dfd/original/01__walking_down_street``: the
+    target actor (``01``) filmed in the same scene (everything between the first and the last
+    ``__``; the last part is the fake's own random id).
+    """
+    parts = fake_stem.split("__")
+    target = parts[0].partition("_")[0]
+    scene = "__".join(parts[1:-1])
+    return f"dfd/original/{target}__{scene}" if target and scene else ""
