@@ -12,17 +12,20 @@ from fakescope.data.generators.base import FakeResult, Generator, register_gener
 @register_generator
 class FaceSwap(Generator):
     """FaceSwap-like: the donor face, similarity-aligned to the target's landmarks and
-    colour-matched (Reinhard, Lab), pasted with a feathered inner-face mask.
+    colour-matched (Reinhard, Lab), synthesised at a lower resolution (``res``) and pasted with a
+    feathered inner-face mask.
 
     Ranges: ``erode`` (mask erosion, x face width) 0.02-0.07; ``feather`` (Gaussian sigma, x face
     width) 0.015-0.045; ``colour`` (colour-transfer strength) 0.4-0.9; ``forehead`` (mask lift
-    above the brows, x face width) 0.0-0.08. Trace: colour / blend boundary and identity mismatch.
+    above the brows, x face width) 0.0-0.08; ``res`` (resolution of the swapped face relative to
+    the frame) 0.6-0.9. Trace: blend boundary, softer noise-free texture inside the face,
+    residual colour and identity mismatch.
     """
 
     name = "face_swap"
     needs_donor = True
     ranges = {"erode": (0.02, 0.07), "feather": (0.015, 0.045), "colour": (0.4, 0.9),
-              "forehead": (0.0, 0.08)}
+              "forehead": (0.0, 0.08), "res": (0.6, 0.9)}
 
     def generate(self, img, lm, rng, donor):
         fs = ops.face_size(lm)
@@ -32,6 +35,7 @@ class FaceSwap(Generator):
         hard = ops.hull_mask(img.shape, ops.face_points(lm, p["forehead"]))
         hard = ops.morph_mask(hard, -p["erode"] * fs)
         warped = ops.colour_transfer(warped, img, hard, p["colour"])
+        warped = ops.resolution_loss(warped, p["res"])
         m = ops.feather(hard, p["feather"] * fs)
         return FakeResult(ops.blend(img, warped, m), m, self.name, lm, p)
 
@@ -39,19 +43,20 @@ class FaceSwap(Generator):
 @register_generator
 class SelfBlend(Generator):
     """Self-blended image (SBI, Shiohara & Yamasaki 2022): the face blended with a colour-,
-    sharpness- and scale-jittered copy of itself inside a deformed landmark-hull mask.
+    sharpness-, resolution- and scale-jittered copy of itself inside a deformed landmark-hull
+    mask (SBI's source transforms include a random downscale; ``res`` is its factor).
 
-    Ranges: ``blend`` (peak blend weight) 0.5-1.0; ``colour`` (per-channel shift, 8-bit levels)
-    4-12; ``contrast`` (relative) 0.02-0.12; ``scale`` (|relative resize|) 0.01-0.05; ``shift``
-    (x face width) 0.0-0.02; ``blur`` (sigma px, negative = sharpen) -0.8-1.0; ``feather``
-    (x face width) 0.02-0.07. ``colour``/``contrast``/``scale``/``shift`` scale with
+    Ranges: ``blend`` (peak blend weight) 0.7-1.0; ``colour`` (per-channel shift, 8-bit levels)
+    8-20; ``contrast`` (relative) 0.06-0.2; ``scale`` (|relative resize|) 0.02-0.06; ``shift``
+    (x face width) 0.0-0.02; ``blur`` (sigma px, negative = sharpen) -1.5-1.5; ``feather``
+    (x face width) 0.015-0.05; ``res`` (relative resolution of the copy) 0.6-0.9. ``colour``/``contrast``/``scale``/``shift`` scale with
     ``strength``. Trace: blend boundary, subtle colour and sharpness mismatch.
     """
 
     name = "sbi"
-    ranges = {"blend": (0.5, 1.0), "colour": (4.0, 12.0), "contrast": (0.02, 0.12),
-              "scale": (0.01, 0.05), "shift": (0.0, 0.02), "blur": (-0.8, 1.0),
-              "feather": (0.02, 0.07)}
+    ranges = {"blend": (0.7, 1.0), "colour": (8.0, 20.0), "contrast": (0.06, 0.2),
+              "scale": (0.02, 0.06), "shift": (0.0, 0.02), "blur": (-1.5, 1.5),
+              "feather": (0.015, 0.05), "res": (0.6, 0.9)}
     scaled = ("colour", "contrast", "scale", "shift")
 
     def generate(self, img, lm, rng, donor):
@@ -71,6 +76,7 @@ class SelfBlend(Generator):
         m2 = np.array([[s, 0, (1 - s) * c[0] + t[0]], [0, s, (1 - s) * c[1] + t[1]]])
         src = cv2.warpAffine(np.clip(src, 0, 255).astype(np.uint8), m2, (w, h),
                              borderMode=cv2.BORDER_REFLECT101)
+        src = ops.resolution_loss(src, p["res"])
         pts = ops.face_points(lm, rng.uniform(0, 0.08)) if rng.random() < 0.6 else lm[
             np.r_[1:16, 17:27]]
         pts = pts + rng.normal(0, 0.015 * fs, pts.shape)
@@ -84,15 +90,17 @@ class SelfBlend(Generator):
 @register_generator
 class Morph(Generator):
     """Two-identity morph: target and donor are piecewise-affine warped to the interpolated
-    landmarks and cross-dissolved, then pasted with a feathered face mask.
+    landmarks and cross-dissolved at a lower resolution (``res``), then pasted with a feathered
+    face mask.
 
-    Ranges: ``alpha`` (donor weight) 0.4-0.7; ``feather`` (x face width) 0.02-0.05. Trace:
-    ghosting / double edges and a geometry change inside the face.
+    Ranges: ``alpha`` (donor weight) 0.45-0.75; ``feather`` (x face width) 0.02-0.05; ``res``
+    (resolution of the morph relative to the frame) 0.65-0.95. Trace: ghosting / double edges, a
+    geometry change and softer, averaged-out noise inside the face.
     """
 
     name = "morph"
     needs_donor = True
-    ranges = {"alpha": (0.4, 0.7), "feather": (0.02, 0.05)}
+    ranges = {"alpha": (0.45, 0.75), "feather": (0.02, 0.05), "res": (0.65, 0.95)}
 
     def generate(self, img, lm, rng, donor):
         fs = ops.face_size(lm)
@@ -106,6 +114,7 @@ class Morph(Generator):
         mix = (1 - a) * t_w.astype(np.float32) + a * d_w.astype(np.float32)
         mix = ops.colour_transfer(np.clip(mix, 0, 255).astype(np.uint8), img,
                                   ops.hull_mask(img.shape, lm[0:27]), 0.7)
+        mix = ops.resolution_loss(mix, p["res"])
         hard = np.maximum(ops.hull_mask(img.shape, ops.face_points(lm, 0.03)),
                           ops.hull_mask(img.shape, ops.face_points(mid, 0.03)))
         hard = ops.morph_mask(hard, -0.03 * fs)

@@ -70,6 +70,18 @@ def feather(mask: np.ndarray, sigma: float) -> np.ndarray:
     return np.clip(mask, 0, 1)
 
 
+def resolution_loss(img: np.ndarray, factor: float) -> np.ndarray:
+    """``img`` (H, W, 3) uint8 rendered at ``factor`` x its resolution and upscaled back
+    (area down, bilinear up): the softer, noise-free texture of a face a swap or morph pipeline
+    synthesised at a lower resolution than the frame it is pasted into."""
+    h, w = img.shape[:2]
+    if factor >= 1:
+        return img
+    small = cv2.resize(img, (max(1, round(w * factor)), max(1, round(h * factor))),
+                       interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def blend(img: np.ndarray, fake: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``round(img + mask * (fake - img))`` as uint8; exact copy where ``mask == 0``."""
     a = img.astype(np.float32)
