@@ -94,9 +94,9 @@ def register(app, data_app, study_app) -> None:
         and leave-one-generator-out AUC, with bootstrap intervals; writes difficulty.csv and a
         report section.
 
-        Example (the CPU calibration in docs/synthfaces.md): fakescope study difficulty --out
-        runs/difficulty --identities 160 --images-per-identity 6 --size 64 --image-size 64
-        --detector meso4 --epochs 60 --splits 0.5,0.1,0.4
+        Example (the reference run in docs/synthfaces.md, about an hour on 2 CPU cores; add
+        --no-logo for the in-domain column alone, about 6 minutes): fakescope study difficulty
+        --out runs/difficulty --epochs 4
         """
         from fakescope.data.generators import list_generators
         from fakescope.experiments.difficulty import format_table, run_difficulty

@@ -4,8 +4,8 @@ A detector trained from scratch on shuffled batches sees unrelated faces whose i
 light and camera differ far more than a real differs from its fake, and on a few thousand images
 it learns little in a few epochs. Putting each real next to a fake of the *same* content (the
 pairing SBI trains with, Shiohara & Yamasaki 2022) leaves the manipulation as the only
-difference inside a pair. On SynthFaces (250 identities x 10, ResNet-18 from scratch at 128 px,
-2 epochs) test AUC went from 0.59 with shuffled batches to 0.74 with pairs (docs/synthfaces.md).
+difference inside a pair. The SynthFaces difficulty calibration (docs/synthfaces.md) trains
+its reference detector, ResNet-18 from scratch, this way.
 
 Pairs come from a key column (``pair_id`` in SynthFaces manifests): a real row and the fake rows
 that carry the same key belong together; the key may name a frame or a whole video. One epoch
