@@ -96,6 +96,12 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], path: str | Path, *,
                 img = rows[i][j]
                 ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0,
                           vmax=255 if img.dtype == np.uint8 else 1)
+                if img.ndim == 2:  # a frame, so an all-white mask is not lost on the page
+                    ax.axis("on")
+                    ax.set_xticks([])
+                    ax.set_yticks([])
+                    for spine in ax.spines.values():
+                        spine.set_edgecolor("0.6")
             if i == 0 and j < len(col_labels):
                 ax.set_title(col_labels[j], fontsize=7)
             if j == 0 and i < len(row_labels):
