@@ -166,12 +166,12 @@ def detect(
 
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Run folder for the report."),
-    identities: int = typer.Option(120, help="SynthFaces identities (images are split by identity)."),
+    identities: int = typer.Option(160, help="SynthFaces identities (images are split by identity)."),
     images_per_identity: int = typer.Option(8, help="Real images per identity (each gets one fake)."),
     detectors: str = typer.Option("resnet18,efficientnet_lite0", help="Comma-separated detectors "
                                   "(efficientnet_lite0 starts from packaged ImageNet weights)."),
     epochs: int = typer.Option(6, help="Training epochs per detector."),
-    image_size: int = typer.Option(64, help="Detector input size in pixels."),
+    image_size: int = typer.Option(96, help="Detector input size in pixels."),
     analyses: str = typer.Option("all", help="Report analyses to add: all, none, or a comma list."),
     workers: int = typer.Option(0, help="Processes for building the benchmark (0 = all cores)."),
     seed: int = typer.Option(0, help="Seed of every random process."),

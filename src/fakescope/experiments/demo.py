@@ -35,10 +35,10 @@ from fakescope.train.recipe import train_from_config
 
 @dataclass
 class DemoConfig:
-    identities: int = 120
+    identities: int = 160
     images_per_identity: int = 8
     render_size: int = 128
-    image_size: int = 64
+    image_size: int = 96
     detectors: tuple[str, ...] = ("resnet18", "efficientnet_lite0")
     epochs: int = 6
     batch_size: int = 32
