@@ -49,8 +49,9 @@ class SelfBlend(Generator):
     Ranges: ``blend`` (peak blend weight) 0.7-1.0; ``colour`` (per-channel shift, 8-bit levels)
     8-20; ``contrast`` (relative) 0.06-0.2; ``scale`` (|relative resize|) 0.02-0.06; ``shift``
     (x face width) 0.0-0.02; ``blur`` (sigma px, negative = sharpen) -1.5-1.5; ``feather``
-    (x face width) 0.015-0.05; ``res`` (relative resolution of the copy) 0.6-0.9. ``colour``/``contrast``/``scale``/``shift`` scale with
-    ``strength``. Trace: blend boundary, subtle colour and sharpness mismatch.
+    (x face width) 0.015-0.05; ``res`` (relative resolution of the copy) 0.6-0.9.
+    ``colour``/``contrast``/``scale``/``shift`` scale with ``strength``. Trace: blend boundary,
+    subtle colour, sharpness and resolution mismatch.
     """
 
     name = "sbi"

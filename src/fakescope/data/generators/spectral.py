@@ -120,8 +120,10 @@ def _fingerprint(h: int, w: int) -> np.ndarray:
 
     Neither the tile (12 px) nor its frequencies line up with JPEG's 8x8 blocks and the
     high-frequency coefficients JPEG drops, so the pattern survives the camera stage's
-    compression: after JPEG at quality 55 / 70 / 85 / 95 it keeps 0.38 / 0.43 / 0.58 / 0.73 of
-    its amplitude, the former 8x8 white-noise tile 0.05 / 0.05 / 0.13 / 0.34.
+    compression. Measured on 20 real SynthFaces images at 128 px with a pattern of std 4 levels
+    (projection of ``jpeg(img + fp) - jpeg(img)`` on ``fp``): after JPEG at quality 55 / 70 /
+    85 / 95 it keeps 0.36 / 0.42 / 0.51 / 0.66 of its amplitude, the former 8x8 white-noise
+    tile 0.06 / 0.09 / 0.14 / 0.28.
     """
     tile = np.random.default_rng(1234).normal(0, 1, (12, 12, 3)).astype(np.float32)
     tile = cv2.GaussianBlur(np.tile(tile, (3, 3, 1)), (0, 0), 1.0)[12:24, 12:24]  # periodic blur
