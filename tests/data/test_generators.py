@@ -12,7 +12,13 @@ from fakescope.data.generators import (
     create_generator,
     list_generators,
 )
-from fakescope.data.generators.ops import piecewise_affine, similarity
+from fakescope.data.generators.ops import (
+    chroma_loss,
+    piecewise_affine,
+    recompress,
+    sharpen,
+    similarity,
+)
 from fakescope.data.synthfaces import make_identities, render_face, sample_view, sensor
 from fakescope.data.synthfaces.geometry import TEMPLATE_2D
 from fakescope.errors import ConfigError, DataError
@@ -123,6 +129,65 @@ def test_gan_upsample_leaves_checkerboard_peak():
     spec = np.abs(np.fft.fft2(diff))
     nyq = spec[32, 32] + spec[0, 32] + spec[32, 0]
     assert nyq > 3 * np.median(spec)
+
+
+def _blockiness(gray: np.ndarray, phase: int = 0) -> float:
+    """Mean |horizontal step| across columns ``x = 8k + phase - 1 | 8k + phase`` over the mean
+    step elsewhere (1 for no blocking)."""
+    step = np.abs(np.diff(gray.astype(float), axis=1))
+    at = np.zeros(step.shape[1], bool)
+    at[(np.arange(step.shape[1]) + 1 - phase) % 8 == 0] = True
+    return float(step[:, at].mean() / step[:, ~at].mean())
+
+
+def test_recompress_leaves_blocking_on_its_own_grid():
+    rng = np.random.default_rng(0)
+    smooth = cv2.resize(rng.uniform(0, 255, (8, 8, 3)).astype(np.float32), (96, 96),
+                        interpolation=cv2.INTER_CUBIC)
+    img = np.clip(smooth + rng.normal(0, 4, smooth.shape), 0, 255).astype(np.uint8)
+    out = recompress(img, 30)
+    assert _blockiness(out.mean(2)) > 1.3 * _blockiness(img.mean(2))
+    shifted = recompress(img[:, 3:], 30)  # the grid moves with the content
+    assert _blockiness(shifted.mean(2), phase=0) > _blockiness(shifted.mean(2), phase=5)
+
+
+def test_face_swap_face_is_blocky_and_sbi_face_is_sharpened():
+    img, lm = _synth(0, 128)
+    donor = _synth(2, 128)
+    swap = create_generator("face_swap", src_jpeg=(30, 30))(img, lm, np.random.default_rng(0),
+                                                           donor=donor)
+    clean = create_generator("face_swap", src_jpeg=(100, 100))(img, lm, np.random.default_rng(0),
+                                                              donor=donor)
+    inner = swap.mask > 0.99
+    lap = [cv2.Laplacian(x.astype(np.float32).mean(2), cv2.CV_32F)[inner].var()
+           for x in (swap.image, clean.image)]
+    assert lap[0] < 0.9 * lap[1]  # compression removed some of the donor's fine detail (0.82 here)
+    assert (swap.image != clean.image).any()
+    sbi = create_generator("sbi", blend=(1, 1), colour=(0, 0), contrast=(0, 0),
+                           blur=(-1.5, -1.5), res=(1, 1))(img, lm, np.random.default_rng(0))
+    inner = sbi.mask > 0.99
+    lap_f = cv2.Laplacian(sbi.image.astype(np.float32).mean(2), cv2.CV_32F)[inner].var()
+    lap_r = cv2.Laplacian(img.astype(np.float32).mean(2), cv2.CV_32F)[inner].var()
+    assert lap_f > 1.5 * lap_r  # 1.86 here
+
+
+def test_sharpen_is_an_unsharp_mask():
+    x = np.zeros((32, 32, 3), np.float32)
+    x[:, 16:] = 100
+    out = sharpen(x, 1.0, 1.0)
+    assert out[:, 16].min() > 100 and out[:, 15].max() < 0  # halos on both sides of the edge
+    assert np.allclose(out[:, :8], 0) and np.allclose(out[:, 24:], 100)
+
+
+def test_chroma_loss_keeps_luma_and_smooths_chroma():
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    out = chroma_loss(img, 0.5)
+    y_in = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb).astype(float)
+    y_out = cv2.cvtColor(out, cv2.COLOR_RGB2YCrCb).astype(float)
+    assert np.abs(y_out[..., 0] - y_in[..., 0]).mean() < 0.2 * np.abs(y_out[..., 1:] - y_in[..., 1:]).mean()
+    assert np.diff(y_out[..., 1], axis=1).std() < 0.6 * np.diff(y_in[..., 1], axis=1).std()
+    assert chroma_loss(img, 1.0) is img
 
 
 def test_piecewise_affine_moves_points_and_keeps_far_pixels():

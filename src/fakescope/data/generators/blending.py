@@ -11,31 +11,31 @@ from fakescope.data.generators.base import FakeResult, Generator, register_gener
 
 @register_generator
 class FaceSwap(Generator):
-    """FaceSwap-like: the donor face, similarity-aligned to the target's landmarks and
-    colour-matched (Reinhard, Lab), synthesised at a lower resolution (``res``) and pasted with a
-    feathered inner-face mask.
+    """FaceSwap-like: the donor face, taken from a more strongly compressed source (JPEG at
+    ``src_jpeg``), similarity-aligned to the target's landmarks, colour-matched (Reinhard) and
+    pasted with a feathered inner-face mask.
 
     Ranges: ``erode`` (mask erosion, x face width) 0.02-0.07; ``feather`` (Gaussian sigma, x face
     width) 0.015-0.045; ``colour`` (colour-transfer strength) 0.4-0.9; ``forehead`` (mask lift
-    above the brows, x face width) 0.0-0.08; ``res`` (resolution of the swapped face relative to
-    the frame) 0.6-0.9. Trace: blend boundary, softer noise-free texture inside the face,
-    residual colour and identity mismatch.
+    above the brows, x face width) 0.0-0.08; ``src_jpeg`` (JPEG quality of the donor source)
+    20-50. Trace: blend boundary, 8 x 8 blocking inside the face on a grid rotated and shifted
+    against the frame's (double compression), residual colour and identity mismatch.
     """
 
     name = "face_swap"
     needs_donor = True
     ranges = {"erode": (0.02, 0.07), "feather": (0.015, 0.045), "colour": (0.4, 0.9),
-              "forehead": (0.0, 0.08), "res": (0.6, 0.9)}
+              "forehead": (0.0, 0.08), "src_jpeg": (20.0, 50.0)}
 
     def generate(self, img, lm, rng, donor):
         fs = ops.face_size(lm)
         dimg, dlm = ops.donor_or_mirror(img, lm, donor)
-        warped, _ = ops.align_similarity(dimg, dlm, lm, img.shape)
         p = {k: self.draw(rng, k) for k in self.ranges}
+        dimg = ops.recompress(dimg, p["src_jpeg"])
+        warped, _ = ops.align_similarity(dimg, dlm, lm, img.shape)
         hard = ops.hull_mask(img.shape, ops.face_points(lm, p["forehead"]))
         hard = ops.morph_mask(hard, -p["erode"] * fs)
         warped = ops.colour_transfer(warped, img, hard, p["colour"])
-        warped = ops.resolution_loss(warped, p["res"])
         m = ops.feather(hard, p["feather"] * fs)
         return FakeResult(ops.blend(img, warped, m), m, self.name, lm, p)
 
@@ -48,10 +48,10 @@ class SelfBlend(Generator):
 
     Ranges: ``blend`` (peak blend weight) 0.7-1.0; ``colour`` (per-channel shift, 8-bit levels)
     8-20; ``contrast`` (relative) 0.06-0.2; ``scale`` (|relative resize|) 0.02-0.06; ``shift``
-    (x face width) 0.0-0.02; ``blur`` (sigma px, negative = sharpen) -1.5-1.5; ``feather``
-    (x face width) 0.015-0.05; ``res`` (relative resolution of the copy) 0.6-0.9.
-    ``colour``/``contrast``/``scale``/``shift`` scale with ``strength``. Trace: blend boundary,
-    subtle colour, sharpness and resolution mismatch.
+    (x face width) 0.0-0.02; ``blur`` (Gaussian sigma px; negative = unsharp mask of that
+    amount) -1.5-1.5; ``feather`` (x face width) 0.015-0.05; ``res`` (relative resolution of
+    the copy) 0.6-0.9. ``colour``/``contrast``/``scale``/``shift`` scale with ``strength``.
+    Trace: blend boundary, subtle colour, sharpness and resolution mismatch.
     """
 
     name = "sbi"
@@ -70,7 +70,7 @@ class SelfBlend(Generator):
         if p["blur"] > 0.1:
             src = cv2.GaussianBlur(src, (0, 0), p["blur"])
         elif p["blur"] < -0.1:
-            src = src + (-p["blur"]) * (src - cv2.GaussianBlur(src, (0, 0), 1.0))
+            src = ops.sharpen(src, -p["blur"], 1.0)
         s = 1 + p["scale"] * rng.choice([-1, 1])
         t = rng.uniform(-1, 1, 2) * p["shift"] * fs
         c = lm[27:36].mean(0)
@@ -90,18 +90,22 @@ class SelfBlend(Generator):
 
 @register_generator
 class Morph(Generator):
-    """Two-identity morph: target and donor are piecewise-affine warped to the interpolated
-    landmarks and cross-dissolved at a lower resolution (``res``), then pasted with a feathered
-    face mask.
+    """Two-identity morph: the target is piecewise-affine warped to the interpolated landmarks
+    and the donor only part of the way there (``align``), so its features leave ghost contours;
+    the cross-dissolve is assembled in a subsampled-chroma working space (as 4:2:0 video), then
+    pasted with a feathered face mask.
 
-    Ranges: ``alpha`` (donor weight) 0.45-0.75; ``feather`` (x face width) 0.02-0.05; ``res``
-    (resolution of the morph relative to the frame) 0.65-0.95. Trace: ghosting / double edges, a
-    geometry change and softer, averaged-out noise inside the face.
+    Ranges: ``alpha`` (donor weight) 0.45-0.75; ``align`` (how far the donor is warped to the
+    interpolated landmarks) 0.35-0.75; ``chroma`` (chroma resolution relative to the frame)
+    0.3-0.5; ``feather`` (x face width) 0.02-0.05. Trace: ghosting / double edges of eyes,
+    brows, nose and mouth, a geometry change, averaged-out luma noise and bled, noise-free
+    chroma inside the face.
     """
 
     name = "morph"
     needs_donor = True
-    ranges = {"alpha": (0.45, 0.75), "feather": (0.02, 0.05), "res": (0.65, 0.95)}
+    ranges = {"alpha": (0.45, 0.75), "align": (0.35, 0.75), "chroma": (0.3, 0.5),
+              "feather": (0.02, 0.05)}
 
     def generate(self, img, lm, rng, donor):
         fs = ops.face_size(lm)
@@ -111,11 +115,11 @@ class Morph(Generator):
         a = p["alpha"]
         mid = (1 - a) * lm + a * dlm
         t_w, _ = ops.piecewise_affine(img, lm, mid)
-        d_w, _ = ops.piecewise_affine(dimg, dlm, mid)
+        d_w, _ = ops.piecewise_affine(dimg, dlm, dlm + p["align"] * (mid - dlm))
         mix = (1 - a) * t_w.astype(np.float32) + a * d_w.astype(np.float32)
         mix = ops.colour_transfer(np.clip(mix, 0, 255).astype(np.uint8), img,
                                   ops.hull_mask(img.shape, lm[0:27]), 0.7)
-        mix = ops.resolution_loss(mix, p["res"])
+        mix = ops.chroma_loss(mix, p["chroma"])
         hard = np.maximum(ops.hull_mask(img.shape, ops.face_points(lm, 0.03)),
                           ops.hull_mask(img.shape, ops.face_points(mid, 0.03)))
         hard = ops.morph_mask(hard, -0.03 * fs)

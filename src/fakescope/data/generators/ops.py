@@ -1,5 +1,6 @@
 """Shared operations of the generators: input checks, landmark masks, feathering, alignment,
-piecewise-affine warps, colour transfer and alpha blending.
+piecewise-affine warps, colour transfer, the low-level traces (resolution loss, recompression,
+sharpening, chroma loss) and alpha blending.
 
 Images are RGB uint8 ``(H, W, 3)``; landmarks float ``(68, 2)`` pixel ``(x, y)`` in iBUG order;
 masks float32 ``(H, W)`` in [0, 1]. Blending is ``out = img + m * (fake - img)``, so pixels with
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
+from fakescope.data.synthfaces.camera import jpeg
 from fakescope.data.synthfaces.geometry import MIRROR
 from fakescope.errors import DataError
 
@@ -71,15 +73,44 @@ def feather(mask: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def resolution_loss(img: np.ndarray, factor: float) -> np.ndarray:
-    """``img`` (H, W, 3) uint8 rendered at ``factor`` x its resolution and upscaled back
-    (area down, bilinear up): the softer, noise-free texture of a face a swap or morph pipeline
-    synthesised at a lower resolution than the frame it is pasted into."""
+    """``img`` (H, W, 3) uint8 at ``factor`` x its resolution and upscaled back (area down,
+    bilinear up): the softer, noise-free texture of a copy that was downscaled (SBI's source
+    transforms) before it was blended into the full-resolution frame."""
     h, w = img.shape[:2]
     if factor >= 1:
         return img
     small = cv2.resize(img, (max(1, round(w * factor)), max(1, round(h * factor))),
                        interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def recompress(img: np.ndarray, quality: float) -> np.ndarray:
+    """``img`` (H, W, 3) uint8 after a JPEG round trip at ``quality`` (1-100): the 8 x 8 blocking
+    and lost detail of a face taken from a more strongly compressed source. Warped afterwards,
+    its block grid no longer lines up with the frame's own JPEG grid (a double-compression
+    trace)."""
+    return jpeg(img, int(round(quality)))
+
+
+def sharpen(img: np.ndarray, amount: float, sigma: float) -> np.ndarray:
+    """Unsharp mask ``img + amount * (img - G_sigma * img)`` of a float or uint8 (H, W, 3) image,
+    as float32: boosted fine detail and light/dark halos along edges."""
+    x = img.astype(np.float32)
+    return x + amount * (x - cv2.GaussianBlur(x, (0, 0), sigma))
+
+
+def chroma_loss(img: np.ndarray, factor: float) -> np.ndarray:
+    """``img`` (H, W, 3) uint8 with its two chroma channels (YCrCb) at ``factor`` x the
+    resolution (area down, bilinear up) and luma untouched: colour bleeding across edges and
+    no chroma noise, as in a face assembled from 4:2:0 video frames."""
+    if factor >= 1:
+        return img
+    h, w = img.shape[:2]
+    ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
+    small = cv2.resize(ycc[..., 1:], (max(1, round(w * factor)), max(1, round(h * factor))),
+                       interpolation=cv2.INTER_AREA)
+    ycc[..., 1:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
 
 
 def blend(img: np.ndarray, fake: np.ndarray, mask: np.ndarray) -> np.ndarray:
