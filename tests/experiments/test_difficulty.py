@@ -1,10 +1,12 @@
+import json
+
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from fakescope.cli.main import app, main
-from fakescope.errors import ConfigError
+from fakescope.errors import ConfigError, DataError
 from fakescope.experiments.difficulty import format_table, run_difficulty
 
 GENS = ["sbi", "morph", "gan_upsample"]
@@ -62,3 +64,23 @@ def test_cli_bad_splits_exit_2(tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["study", "difficulty", "--out", str(tmp_path), "--splits", "0.5,0.5"])
     assert exc.value.code == 2
+
+
+def test_overrides_are_recorded_and_a_folder_with_other_settings_is_refused(tmp_path):
+    from fakescope.experiments.difficulty import _check_training_settings
+
+    _check_training_settings(tmp_path, ["data.sampler=shuffle"])
+    assert json.loads((tmp_path / "training.json").read_text()) == {
+        "overrides": ["data.sampler=shuffle"]}
+    _check_training_settings(tmp_path, ["data.sampler=shuffle"])  # same settings: reused
+    with pytest.raises(ConfigError, match="other settings"):
+        _check_training_settings(tmp_path, [])
+    (tmp_path / "training.json").write_text("not json")
+    with pytest.raises(DataError, match="training.json"):
+        _check_training_settings(tmp_path, [])
+
+
+def test_bad_override_fails_before_the_benchmark_build(tmp_path):
+    with pytest.raises(ConfigError):
+        run_difficulty(tmp_path, logo=False, overrides=["data.no_such_key=1"], say=None, **SETUP)
+    assert not (tmp_path / "benchmark").exists() and not (tmp_path / "training.json").exists()

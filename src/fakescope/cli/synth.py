@@ -89,6 +89,8 @@ def register(app, data_app, study_app) -> None:
         splits: str = typer.Option("0.7,0.15,0.15", help="train,val,test shares of identities."),
         seed: int = typer.Option(0, help="Random seed."),
         workers: int = typer.Option(0, help="Benchmark worker processes (0 = CPU cores)."),
+        set_: list[str] = typer.Option([], "--set", help="Training-config override, e.g. "
+                                       "--set data.sampler=shuffle (needs a new --out)."),
     ):
         """Calibrate SynthFaces difficulty: per-generator in-domain AUC of a reference detector
         and leave-one-generator-out AUC, with bootstrap intervals; writes difficulty.csv and a
@@ -117,6 +119,6 @@ def register(app, data_app, study_app) -> None:
                                image_size=image_size, detector=detector, epochs=epochs,
                                logo=held, generators=gens, seed=seed,
                                workers=workers if workers > 0 else (os.cpu_count() or 1),
-                               splits=fractions,
+                               splits=fractions, overrides=set_,
                                say=typer.echo)
         typer.echo(format_table(table))

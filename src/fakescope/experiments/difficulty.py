@@ -49,6 +49,26 @@ def generator_auc(scores: pd.DataFrame, generator: str, *, n_boot: int = 300,
     return roc_auc(y, s), lo, hi, int(y.sum())
 
 
+def _check_training_settings(out: Path, overrides: list[str]) -> None:
+    """Record the training overrides in ``OUT/training.json``; refuse a folder made with others."""
+    import json
+
+    path = out / "training.json"
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())["overrides"]
+        except (ValueError, KeyError, TypeError) as exc:
+            from fakescope.errors import DataError
+            raise DataError(f"{path} is not a difficulty-study settings file: {exc}",
+                            hint="delete it or use a new --out") from exc
+        if old != overrides:
+            from fakescope.errors import ConfigError
+            raise ConfigError(f"{out} holds trainings made with other settings ({old}), "
+                              f"not {overrides}", hint="use a new --out for other settings")
+    else:
+        path.write_text(json.dumps({"overrides": overrides}, indent=1))
+
+
 def _train_and_score(name: str, train_rows: pd.DataFrame, test_rows: pd.DataFrame, out: Path,
                      overrides: list[str], say) -> pd.DataFrame:
     """Train on ``train_rows`` (train/val splits), score ``test_rows``; cached in OUT/scores."""
@@ -79,6 +99,7 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
                    seed: int = 0, workers: int = 1, n_boot: int = 300,
                    generator_opts: dict | None = None,
                    splits: tuple[float, float, float] = (0.7, 0.15, 0.15), progress: bool = False,
+                   overrides: Sequence[str] = (),
                    say: Callable[[str], None] | None = print) -> pd.DataFrame:
     """Run the calibration protocol (module docstring); returns the table and writes
     ``OUT/difficulty.csv`` and the ``difficulty`` section of ``OUT/report.html``.
@@ -87,7 +108,10 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
     auc_logo_hi, drop, in_target`` (one row per generator; LOGO columns NaN where not run).
     ``logo``: True = every generator, False = none, or the list of generators to hold out.
     ``splits``: train/val/test fractions of identities (a larger test share tightens the
-    per-generator intervals of a small benchmark).
+    per-generator intervals of a small benchmark). ``overrides``: extra training-config
+    ``key=value`` pairs applied after the protocol's own (e.g. ``data.sampler=shuffle`` for the
+    sampler ablation). The training settings are kept in ``OUT/training.json``; a folder made
+    with other settings is refused, since its cached trainings would not match.
     """
     from fakescope.data.generators import list_generators
     from fakescope.data.synthfaces.build import build_benchmark
@@ -103,6 +127,13 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
                           hint=f"choose from {', '.join(gens)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    train_set = [f"model.name={detector}", f"model.pretrained={detector in OFFLINE_PRETRAINED}",
+                 f"data.image_size={image_size}",
+                 f"train.epochs={epochs}", f"train.batch_size={batch_size}", f"optim.lr={lr}",
+                 f"train.seed={seed}", f"train.progress={progress}", "data.cache_images=true",
+                 "data.sampler=paired", *overrides]
+    load_config(None, train_set)  # a bad override fails now, not after the benchmark build
+    _check_training_settings(out, list(overrides))
     t0 = time.perf_counter()
     _log(say, f"[1/3] SynthFaces: {identities} identities x {images_per_identity} at {size} px "
               f"-> {out / 'benchmark'}")
@@ -110,17 +141,12 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
                                images_per_identity=images_per_identity, generators=gens,
                                domains=doms, size=size, seed=seed, workers=workers,
                                generator_opts=generator_opts, splits=splits)
-    overrides = [f"model.name={detector}", f"model.pretrained={detector in OFFLINE_PRETRAINED}",
-                 f"data.image_size={image_size}",
-                 f"train.epochs={epochs}", f"train.batch_size={batch_size}", f"optim.lr={lr}",
-                 f"train.seed={seed}", f"train.progress={progress}", "data.cache_images=true",
-                 "data.sampler=paired"]
     test = manifest[manifest["split"] == "test"].reset_index(drop=True)
     test.attrs = dict(manifest.attrs)
     n_train = int((manifest["split"] == "train").sum())
     _log(say, f"[2/3] in-domain: {detector} at {image_size} px, {epochs} epochs, "
               f"{n_train} training images")
-    scores = _train_and_score("all", manifest, test, out, overrides, say)
+    scores = _train_and_score("all", manifest, test, out, train_set, say)
     rows = []
     for g in gens:
         auc, lo, hi, n = generator_auc(scores, g, n_boot=n_boot, seed=seed)
@@ -134,7 +160,7 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
         keep.attrs = dict(manifest.attrs)
         part = test[(test["label"] == 0) | (test["source"] == g)].reset_index(drop=True)
         part.attrs = dict(manifest.attrs)
-        s = _train_and_score(f"logo_{g}", keep, part, out, overrides, say)
+        s = _train_and_score(f"logo_{g}", keep, part, out, train_set, say)
         auc, lo, hi, _ = generator_auc(s, g, n_boot=n_boot, seed=seed)
         table.loc[g, ["auc_logo", "auc_logo_lo", "auc_logo_hi"]] = [auc, lo, hi]
     table["drop"] = table["auc_in"] - table["auc_logo"]
@@ -145,6 +171,7 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
     _write_section(out, table, dict(identities=identities, images_per_identity=images_per_identity,
                                     size=size, image_size=image_size, detector=detector,
                                     epochs=epochs, domains=doms, seed=seed, logo=held,
+                                    overrides=list(overrides),
                                     seconds=round(seconds, 1)))
     _log(say, f"done in {seconds:.0f} s — {out / 'difficulty.csv'}")
     return table
