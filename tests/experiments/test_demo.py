@@ -33,3 +33,12 @@ def test_quick_demo_writes_report_with_every_setting(tmp_path):
                                    "--analyses", "none"])
     assert res.exit_code == 0, res.output
     assert pd.read_csv(out / "scores" / "tiny_test.csv")["p_fake"].equals(scores["p_fake"])
+    # a benchmark from another fakescope version is rebuilt, and its training redone
+    cfg_path = out / "benchmark" / "synth_config.json"
+    cfg_path.write_text(cfg_path.read_text().replace('"synth_version": ', '"synth_version": -'))
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1",
+                                   "--analyses", "none"])
+    assert res.exit_code == 0, res.output
+    assert "rebuilding" in res.output
+    assert '"synth_version": -' not in cfg_path.read_text()
+    assert (out / "scores" / "tiny_test.csv").exists()

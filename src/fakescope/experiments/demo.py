@@ -126,11 +126,35 @@ def per_generator(name: str, scores: pd.DataFrame) -> list[dict]:
     return out
 
 
+def _demo_benchmark(out: Path, cfg: DemoConfig, say) -> pd.DataFrame:
+    """Build (or reuse) ``OUT/benchmark``. The demo owns its folder: one made by another
+    fakescope version (``SYNTH_VERSION``) or with other options is deleted and rebuilt, with the
+    trainings and scores made from it, instead of being refused as ``data synth`` does."""
+    import shutil
+
+    from fakescope.data.synthfaces.build import build_benchmark
+    from fakescope.errors import ConfigError
+
+    def build():
+        return build_benchmark(out / "benchmark", identities=cfg.identities,
+                               images_per_identity=cfg.images_per_identity, size=cfg.render_size,
+                               seed=cfg.seed, workers=cfg.workers)
+
+    try:
+        return build()
+    except ConfigError:
+        if not (out / "benchmark" / "synth_config.json").exists():
+            raise
+    _log(say, f"      {out / 'benchmark'} was built by another version or with other options: "
+              "rebuilding it and retraining")
+    for stale in ("benchmark", "models", "scores"):
+        shutil.rmtree(out / stale, ignore_errors=True)
+    return build()
+
+
 def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None, *,
              say: Callable[[str], None] | None = print, progress: bool = True) -> Path:
     """Run the whole demo; returns the path of ``report.html``."""
-    from fakescope.data.synthfaces.build import build_benchmark
-
     cfg = cfg or DemoConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,9 +162,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None, *,
     report = Report(out, title="fakescope demo — SynthFaces")
     _log(say, f"[1/3] building SynthFaces ({cfg.identities} identities x "
               f"{cfg.images_per_identity} images + fakes) in {out / 'benchmark'}")
-    manifest = build_benchmark(out / "benchmark", identities=cfg.identities,
-                               images_per_identity=cfg.images_per_identity, size=cfg.render_size,
-                               seed=cfg.seed, workers=cfg.workers)
+    manifest = _demo_benchmark(out, cfg, say)
     report.add(benchmark_section(manifest, out, cfg))
     train_rows = manifest[(manifest["domain"] == cfg.train_domain)
                           & ((manifest["label"] == 0) | ~manifest["source"].isin(cfg.held_out))]
