@@ -84,3 +84,10 @@ def test_bad_override_fails_before_the_benchmark_build(tmp_path):
     with pytest.raises(ConfigError):
         run_difficulty(tmp_path, logo=False, overrides=["data.no_such_key=1"], say=None, **SETUP)
     assert not (tmp_path / "benchmark").exists() and not (tmp_path / "training.json").exists()
+
+
+def test_folder_trained_with_other_epochs_is_refused_before_the_build(tmp_path):
+    (tmp_path / "training.json").write_text(json.dumps({"overrides": ["train.epochs=99"]}))
+    with pytest.raises(ConfigError, match="other settings"):
+        run_difficulty(tmp_path, logo=False, say=None, **SETUP)
+    assert not (tmp_path / "benchmark").exists()

@@ -90,14 +90,14 @@ def register(app, data_app, study_app) -> None:
         seed: int = typer.Option(0, help="Random seed."),
         workers: int = typer.Option(0, help="Benchmark worker processes (0 = CPU cores)."),
         set_: list[str] = typer.Option([], "--set", help="Training-config override, e.g. "
-                                       "--set data.sampler=shuffle (needs a new --out)."),
+                                       "--set data.sampler=shuffle (other settings need a new --out)."),
     ):
         """Calibrate SynthFaces difficulty: per-generator in-domain AUC of a reference detector
         and leave-one-generator-out AUC, with bootstrap intervals; writes difficulty.csv and a
         report section.
 
-        Example (the reference run in docs/synthfaces.md, about an hour on 2 CPU cores; add
-        --no-logo for the in-domain column alone, about 6 minutes): fakescope study difficulty
+        Example (the reference run in docs/synthfaces.md, about 75 minutes on 2 CPU cores; add
+        --no-logo for the in-domain column alone, about 7 minutes): fakescope study difficulty
         --out runs/difficulty --epochs 4
         """
         from fakescope.data.generators import list_generators

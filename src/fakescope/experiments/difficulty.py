@@ -50,7 +50,8 @@ def generator_auc(scores: pd.DataFrame, generator: str, *, n_boot: int = 300,
 
 
 def _check_training_settings(out: Path, overrides: list[str]) -> None:
-    """Record the training overrides in ``OUT/training.json``; refuse a folder made with others."""
+    """Record the training settings (config overrides) in ``OUT/training.json``; refuse a
+    folder whose cached trainings were made with other ones."""
     import json
 
     path = out / "training.json"
@@ -110,8 +111,9 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
     ``splits``: train/val/test fractions of identities (a larger test share tightens the
     per-generator intervals of a small benchmark). ``overrides``: extra training-config
     ``key=value`` pairs applied after the protocol's own (e.g. ``data.sampler=shuffle`` for the
-    sampler ablation). The training settings are kept in ``OUT/training.json``; a folder made
-    with other settings is refused, since its cached trainings would not match.
+    sampler ablation). The training settings (detector, size, epochs, batch, lr, seed and
+    ``overrides``) are kept in ``OUT/training.json``; a folder made with other settings is
+    refused, since its cached trainings would not match.
     """
     from fakescope.data.generators import list_generators
     from fakescope.data.synthfaces.build import build_benchmark
@@ -130,10 +132,11 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
     train_set = [f"model.name={detector}", f"model.pretrained={detector in OFFLINE_PRETRAINED}",
                  f"data.image_size={image_size}",
                  f"train.epochs={epochs}", f"train.batch_size={batch_size}", f"optim.lr={lr}",
-                 f"train.seed={seed}", f"train.progress={progress}", "data.cache_images=true",
-                 "data.sampler=paired", *overrides]
+                 f"train.seed={seed}", "data.cache_images=true", "data.sampler=paired",
+                 *overrides]
     load_config(None, train_set)  # a bad override fails now, not after the benchmark build
-    _check_training_settings(out, list(overrides))
+    _check_training_settings(out, train_set)
+    train_set.append(f"train.progress={progress}")  # display only: not part of the settings
     t0 = time.perf_counter()
     _log(say, f"[1/3] SynthFaces: {identities} identities x {images_per_identity} at {size} px "
               f"-> {out / 'benchmark'}")
