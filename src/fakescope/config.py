@@ -76,7 +76,8 @@ class RunConfig:
     eval_batch_size: int = 128
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = True  # mixed precision on CUDA only
+    amp: bool = True  # mixed precision: fp16/bf16 on CUDA, bf16 on CPUs with native bf16
+    channels_last: bool = True  # NHWC memory layout (faster convolutions on CPU and GPU)
     select_metric: str = "auc"  # validation metric that picks the best checkpoint
     save_every_steps: int = 0  # mid-epoch checkpoints for resume (0 = end of epoch only)
     resume: bool = True

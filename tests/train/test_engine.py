@@ -143,3 +143,39 @@ def test_process_killed_mid_epoch_resumes_from_checkpoint(toy_manifest, tmp_path
     hist = pd.read_csv(tmp_path / "run" / "metrics.csv")
     assert list(hist["epoch"]) == [1, 2, 3]
     assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
+
+
+def test_amp_dtype_follows_the_hardware(monkeypatch):
+    from fakescope.train import engine
+
+    cpu = torch.device("cpu")
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
+    assert engine.amp_dtype(cpu) is None  # emulated bf16 is slower than fp32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert engine.amp_dtype(cpu) is torch.bfloat16
+
+
+def test_channels_last_and_amp_predict_like_fp32(toy_manifest, toy_checkpoint, tmp_path):
+    """The fast path (bf16 autocast where native, NHWC layout) gives the fp32 scores up to bf16
+    rounding, and a model trained with it saves and reloads like any other."""
+    from fakescope.train.engine import Engine
+
+    data = build_datasets(_cfg(toy_manifest))
+    scores = {}
+    for fast in (False, True):
+        cfg = _cfg(toy_manifest, f"train.amp={fast}", f"train.channels_last={fast}")
+        model, _ = load_detector(toy_checkpoint / "best")
+        eng = Engine(model, cfg, tmp_path / str(fast))
+        if fast:
+            w = next(p for p in eng.model.parameters() if p.ndim == 4)
+            assert w.is_contiguous(memory_format=torch.channels_last)
+        scores[fast] = eng.predict(data.test)["p_fake"].to_numpy()
+    np.testing.assert_allclose(scores[True], scores[False], atol=0.03)
+    cfg = _cfg(toy_manifest, "train.epochs=1", "train.channels_last=true")
+    engine, result, _ = train_from_config(cfg, out_dir=tmp_path / "trained")
+    again, _ = load_detector(tmp_path / "trained" / "best")
+    assert result.best_epoch == 1  # one epoch: best is the engine's final model
+    for (k, va), vb in zip(engine.model.state_dict().items(), again.state_dict().values(),
+                           strict=True):
+        assert torch.equal(va, vb), k

@@ -95,6 +95,24 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``train.amp`` on ``device``, or None where mixed precision would
+    not pay: bf16 on CUDA GPUs that support it (else fp16), bf16 on CPUs with native bf16
+    (AVX512-BF16 or AMX, through oneDNN), None on other CPUs, where emulated bf16 is slower
+    than fp32 (see ``benchmarks/train_throughput.py`` for the measured speed-up)."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return torch.bfloat16
+    return None
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes bf16 in hardware (AVX512-BF16 or AMX tiles)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, c, lambda: False)()) for c in checks)
+
+
 class Engine:
     """Train, evaluate and predict with one Detector.
 
@@ -117,9 +135,11 @@ class Engine:
         self.loss = loss if loss is not None else create_loss(cfg.loss.name, **cfg.loss.options)
         self.loss.to(self.device)
         self.stop_after_steps = stop_after_steps
-        self.use_amp = bool(cfg.train.amp and self.device.type == "cuda")
-        self.amp_dtype = (torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported()
-                          else torch.float16)
+        self.amp_dtype = amp_dtype(self.device) if cfg.train.amp else None
+        self.use_amp = self.amp_dtype is not None
+        self.channels_last = bool(cfg.train.channels_last)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         metric = cfg.train.select_metric
         self.higher_better = metric not in LOWER_IS_BETTER
 
@@ -162,9 +182,15 @@ class Engine:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
+    def _images(self, x: torch.Tensor) -> torch.Tensor:
+        """A ``(B, 3, H, W)`` image batch on the device, in the model's memory layout."""
+        x = x.to(self.device, non_blocking=self.device.type == "cuda")
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         nb = self.device.type == "cuda"
-        return {k: v.to(self.device, non_blocking=nb) for k, v in batch.items()}
+        return {k: self._images(v) if k == "image" else v.to(self.device, non_blocking=nb)
+                for k, v in batch.items()}
 
     def _train_step(self, net: nn.Module, batch, opt, scaler) -> float:
         with self._autocast():
@@ -338,7 +364,7 @@ class Engine:
             if batch is None:
                 continue
             with self._autocast():
-                out = self.model(batch["image"].to(self.device))["detect"]
+                out = self.model(self._images(batch["image"]))["detect"]
             idx.append(batch["index"].numpy())
             logits.append(out.float().cpu().numpy())
         if not idx:
