@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -7,7 +8,7 @@ from typer.testing import CliRunner
 
 from fakescope.cli.main import app, main
 from fakescope.errors import ConfigError, DataError
-from fakescope.experiments.difficulty import format_table, run_difficulty
+from fakescope.experiments.difficulty import drop_ci, format_table, run_difficulty
 
 GENS = ["sbi", "morph", "gan_upsample"]
 SETUP = dict(identities=16, images_per_identity=3, size=32, image_size=32, detector="tiny",
@@ -21,7 +22,7 @@ def test_difficulty_table_ci_and_resume(tmp_path):
     table = run_difficulty(out, logo=["sbi", "morph"], say=said.append, **SETUP)
     assert list(table["generator"]) == GENS
     assert {"n_fake", "auc_in", "auc_in_lo", "auc_in_hi", "auc_logo", "auc_logo_lo",
-            "auc_logo_hi", "drop", "in_target"} <= set(table.columns)
+            "auc_logo_hi", "drop", "drop_lo", "drop_hi", "in_target"} <= set(table.columns)
     assert (table["n_fake"] > 0).all()
     assert (table["auc_in_lo"] <= table["auc_in"]).all()
     assert (table["auc_in"] <= table["auc_in_hi"]).all()
@@ -32,6 +33,7 @@ def test_difficulty_table_ci_and_resume(tmp_path):
         r = logo.loc[g]
         assert r["auc_logo_lo"] <= r["auc_logo"] <= r["auc_logo_hi"]
         assert r["drop"] == pytest.approx(r["auc_in"] - r["auc_logo"])
+        assert r["drop_lo"] <= r["drop"] <= r["drop_hi"]
     # in-domain AUC of one generator = sklearn on its fakes vs every real of the test scores
     scores = pd.read_csv(out / "scores" / "all.csv")
     assert set(scores["split"]) == {"test"}
@@ -91,3 +93,34 @@ def test_folder_trained_with_other_epochs_is_refused_before_the_build(tmp_path):
     with pytest.raises(ConfigError, match="other settings"):
         run_difficulty(tmp_path, logo=False, say=None, **SETUP)
     assert not (tmp_path / "benchmark").exists()
+
+
+def _toy_scores(rng, n_id=60):
+    rows = []
+    for i in range(n_id):
+        for k in range(2):
+            rows.append({"sample_id": f"{i}_{k}_real", "label": 0, "source": "real",
+                         "identity": f"id{i}", "p_fake": rng.uniform(0, 0.7)})
+        rows.append({"sample_id": f"{i}_g", "label": 1, "source": "g" if i % 2 else "h",
+                     "identity": f"id{i}", "p_fake": rng.uniform(0.3, 1.0)})
+    return pd.DataFrame(rows)
+
+
+def test_drop_ci_is_paired_and_matches_sklearn():
+    rng = np.random.default_rng(0)
+    a = _toy_scores(rng)
+    part = a[(a["label"] == 0) | (a["source"] == "g")]
+    d, lo, hi = drop_ci(a, part, "g", n_boot=200)
+    assert (d, lo, hi) == (0.0, 0.0, 0.0)  # the same scores: no drop, and no doubt about it
+    b = part.copy()
+    fake = b["label"] == 1
+    b.loc[fake, "p_fake"] -= 0.2  # the LOGO detector is less sure of every fake
+    d, lo, hi = drop_ci(a, b.iloc[::-1], "g", n_boot=200)  # row order does not matter
+    ref = roc_auc_score(part["label"], part["p_fake"]) - roc_auc_score(b["label"], b["p_fake"])
+    assert d == pytest.approx(ref)
+    assert 0 < lo <= d <= hi
+    # paired: far tighter than the independent intervals of the two AUCs
+    from fakescope.metrics.detection import bootstrap_ci, roc_auc
+
+    a_lo, a_hi = bootstrap_ci(roc_auc, part["label"], part["p_fake"], n_boot=200)
+    assert hi - lo < a_hi - a_lo

@@ -10,7 +10,8 @@ Protocol (``run_difficulty``):
 - **leave-one-generator-out (LOGO)**: for each generator ``g``, train and validate without
   ``g``'s fakes (all reals are kept, so the real distribution is identical and only the fake
   side loses one family), then score ``g``'s test fakes against all test reals;
-- ``drop = AUC_in - AUC_logo``; 95% intervals are stratified percentile bootstraps.
+- ``drop = AUC_in - AUC_logo``; 95% intervals of the AUCs are stratified percentile bootstraps,
+  that of the drop a paired, identity-clustered one (:func:`drop_ci`).
 
 Each training lives in ``OUT/runs/<name>`` and writes ``OUT/scores/<name>.csv``; a training whose
 scores CSV exists is skipped and an interrupted one resumes from its last checkpoint.
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fakescope.config import load_config
@@ -47,6 +49,34 @@ def generator_auc(scores: pd.DataFrame, generator: str, *, n_boot: int = 300,
     y, s = part["label"].to_numpy(), part["p_fake"].to_numpy()
     lo, hi = bootstrap_ci(roc_auc, y, s, n_boot=n_boot, seed=seed)
     return roc_auc(y, s), lo, hi, int(y.sum())
+
+
+def drop_ci(scores_in: pd.DataFrame, scores_logo: pd.DataFrame, generator: str, *,
+            n_boot: int = 300, seed: int = 0) -> tuple[float, float, float]:
+    """``(drop, lo, hi)``: ``AUC_in - AUC_logo`` of ``generator``'s test fakes against all test
+    reals, with a *paired*, identity-clustered percentile bootstrap.
+
+    Both detectors score the same test images (joined on ``sample_id``), and each resample
+    draws whole identities (a real and the fakes made from it, and an identity's other images,
+    are not independent) and recomputes both AUCs on the same draw, so the interval is that of
+    the difference itself: much tighter than the two AUC intervals side by side, because the
+    test-set luck the two share cancels. It covers test-set sampling only, not the spread from
+    training one detector again with another seed.
+    """
+    keep = ["sample_id", "label", "p_fake", "identity"]
+    part = scores_in[(scores_in["label"] == 0) | (scores_in["source"] == generator)][keep]
+    both = part.merge(scores_logo[["sample_id", "p_fake"]], on="sample_id",
+                      suffixes=("_in", "_logo"), validate="one_to_one")
+    y = both["label"].to_numpy()
+    a, b = both["p_fake_in"].to_numpy(), both["p_fake_logo"].to_numpy()
+
+    def diff(yy, idx):  # bootstrap_ci resamples positions; both AUCs use the same ones
+        i = idx.astype(np.int64)
+        return roc_auc(yy, a[i]) - roc_auc(yy, b[i])
+
+    lo, hi = bootstrap_ci(diff, y, np.arange(len(y)), n_boot=n_boot, seed=seed,
+                          clusters=both["identity"].to_numpy())
+    return roc_auc(y, a) - roc_auc(y, b), lo, hi
 
 
 def _check_training_settings(out: Path, overrides: list[str]) -> None:
@@ -106,7 +136,8 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
     ``OUT/difficulty.csv`` and the ``difficulty`` section of ``OUT/report.html``.
 
     Table columns: ``generator, n_fake, auc_in, auc_in_lo, auc_in_hi, auc_logo, auc_logo_lo,
-    auc_logo_hi, drop, in_target`` (one row per generator; LOGO columns NaN where not run).
+    auc_logo_hi, drop_lo, drop_hi, drop, in_target`` (one row per generator; LOGO columns NaN
+    where not run; ``drop_lo/hi`` from :func:`drop_ci`).
     ``logo``: True = every generator, False = none, or the list of generators to hold out.
     ``splits``: train/val/test fractions of identities (a larger test share tightens the
     per-generator intervals of a small benchmark). ``overrides``: extra training-config
@@ -155,7 +186,7 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
         auc, lo, hi, n = generator_auc(scores, g, n_boot=n_boot, seed=seed)
         rows.append({"generator": g, "n_fake": n, "auc_in": auc, "auc_in_lo": lo, "auc_in_hi": hi})
     table = pd.DataFrame(rows).set_index("generator")
-    for c in ("auc_logo", "auc_logo_lo", "auc_logo_hi"):
+    for c in ("auc_logo", "auc_logo_lo", "auc_logo_hi", "drop_lo", "drop_hi"):
         table[c] = float("nan")
     for k, g in enumerate(held):
         _log(say, f"[3/3] leave-one-generator-out {k + 1}/{len(held)}: without {g}")
@@ -166,6 +197,8 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
         s = _train_and_score(f"logo_{g}", keep, part, out, train_set, say)
         auc, lo, hi, _ = generator_auc(s, g, n_boot=n_boot, seed=seed)
         table.loc[g, ["auc_logo", "auc_logo_lo", "auc_logo_hi"]] = [auc, lo, hi]
+        _, d_lo, d_hi = drop_ci(scores, s, g, n_boot=n_boot, seed=seed)
+        table.loc[g, ["drop_lo", "drop_hi"]] = [d_lo, d_hi]
     table["drop"] = table["auc_in"] - table["auc_logo"]
     table["in_target"] = table["auc_in"].between(*TARGET)
     table = table.reset_index()
@@ -187,10 +220,11 @@ def format_table(table: pd.DataFrame) -> str:
             return "—"
         return f"{r[k]:.3f} [{r[k + '_lo']:.2f}, {r[k + '_hi']:.2f}]"
 
-    lines = ["| generator | n fake | in-domain AUC [95% CI] | LOGO AUC [95% CI] | drop |",
-             "|---|---:|---|---|---:|"]
+    lines = ["| generator | n fake | in-domain AUC [95% CI] | LOGO AUC [95% CI] | "
+             "drop [paired 95% CI] |", "|---|---:|---|---|---|"]
     for _, r in table.iterrows():
-        drop = "—" if pd.isna(r["drop"]) else f"{r['drop']:+.3f}"
+        drop = ("—" if pd.isna(r["drop"]) else
+                f"{r['drop']:+.3f} [{r['drop_lo']:+.2f}, {r['drop_hi']:+.2f}]")
         lines.append(f"| {r['generator']} | {r['n_fake']} | {cell(r, 'auc_in')} | "
                      f"{cell(r, 'auc_logo')} | {drop} |")
     return "\n".join(lines)
