@@ -42,3 +42,13 @@ def test_quick_demo_writes_report_with_every_setting(tmp_path):
     assert "rebuilding" in res.output
     assert '"synth_version": -' not in cfg_path.read_text()
     assert (out / "scores" / "tiny_test.csv").exists()
+    # a model folder trained with other settings (an older demo's epochs) is retrained
+    meta_path = out / "models" / "tiny" / "last" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["training"]["train"]["epochs"] = 99
+    meta_path.write_text(json.dumps(meta))
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1",
+                                   "--analyses", "none"])
+    assert res.exit_code == 0, res.output
+    assert "retraining" in res.output
+    assert json.loads(meta_path.read_text())["training"]["train"]["epochs"] == 1

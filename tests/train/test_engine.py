@@ -179,3 +179,21 @@ def test_channels_last_and_amp_predict_like_fp32(toy_manifest, toy_checkpoint, t
     for (k, va), vb in zip(engine.model.state_dict().items(), again.state_dict().values(),
                            strict=True):
         assert torch.equal(va, vb), k
+
+
+def test_resume_with_other_settings_is_refused(toy_manifest, tmp_path):
+    from fakescope.errors import ConfigError
+    from fakescope.train.engine import resume_conflicts
+
+    cfg = _cfg(toy_manifest, "train.epochs=1")
+    train_from_config(cfg, out_dir=tmp_path)
+    assert resume_conflicts(tmp_path, _cfg(toy_manifest, "train.epochs=1",
+                                           "train.progress=true", "train.eval_batch_size=7")) == []
+    longer = _cfg(toy_manifest, "train.epochs=2", "optim.lr=0.01")
+    assert resume_conflicts(tmp_path, longer) == ["optim.lr: 0.003 -> 0.01",
+                                                  "train.epochs: 1 -> 2"]
+    with pytest.raises(ConfigError, match="other settings.*train.epochs: 1 -> 2"):
+        train_from_config(longer, out_dir=tmp_path)
+    _, result, _ = train_from_config(_cfg(toy_manifest, "train.epochs=2", "optim.lr=0.01",
+                                          "train.resume=false"), out_dir=tmp_path)
+    assert len(result.history) == 2  # started over

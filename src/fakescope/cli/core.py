@@ -170,7 +170,10 @@ def demo(
     images_per_identity: int = typer.Option(8, help="Real images per identity (each gets one fake)."),
     detectors: str = typer.Option("resnet18,efficientnet_lite0", help="Comma-separated detectors "
                                   "(efficientnet_lite0 starts from packaged ImageNet weights)."),
-    epochs: int = typer.Option(6, help="Training epochs per detector."),
+    epochs: int = typer.Option(6, help="Training epochs of a detector with packaged "
+                               "pretrained weights."),
+    scratch_epochs: int = typer.Option(12, help="Training epochs of a detector trained from "
+                                       "scratch."),
     image_size: int = typer.Option(96, help="Detector input size in pixels."),
     analyses: str = typer.Option("all", help="Report analyses to add: all, none, or a comma list."),
     workers: int = typer.Option(0, help="Processes for building the benchmark (0 = all cores)."),
@@ -197,10 +200,10 @@ def demo(
         raise ConfigError(f"unknown analyses {unknown}", hint=f"choose from {', '.join(ANALYSES)}")
     cfg = DemoConfig(identities=identities, images_per_identity=images_per_identity,
                      detectors=tuple(d for d in detectors.split(",") if d), epochs=epochs,
-                     image_size=image_size, seed=seed, analyses=names,
+                     scratch_epochs=scratch_epochs, image_size=image_size, seed=seed, analyses=names,
                      workers=workers or os.cpu_count() or 1)
     if quick:
-        cfg.identities, cfg.images_per_identity, cfg.epochs = 24, 4, 1
+        cfg.identities, cfg.images_per_identity, cfg.epochs, cfg.scratch_epochs = 24, 4, 1, 1
         cfg.image_size, cfg.detectors, cfg.n_boot = 32, ("tiny",), 50
     run_demo(out, cfg, say=console.print)
 

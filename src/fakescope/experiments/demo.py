@@ -15,6 +15,7 @@ Protocol (one training per detector serves all three evaluations):
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from fakescope.models.registry import OFFLINE_PRETRAINED
 from fakescope.report import Report, Section
 from fakescope.report.plots import grouped_bars, heatmap, image_grid, roc_plot
 from fakescope.scores import write_scores
+from fakescope.train.engine import resume_conflicts
 from fakescope.train.recipe import train_from_config
 
 
@@ -40,7 +42,8 @@ class DemoConfig:
     render_size: int = 128
     image_size: int = 96
     detectors: tuple[str, ...] = ("resnet18", "efficientnet_lite0")
-    epochs: int = 6
+    epochs: int = 6  # detectors that start from packaged pretrained weights
+    scratch_epochs: int = 12  # detectors trained from scratch (they need longer)
     batch_size: int = 32
     lr: float = 2e-3
     held_out: tuple[str, ...] = ("morph", "full_synthesis", "diffusion_inpaint")
@@ -130,7 +133,6 @@ def _demo_benchmark(out: Path, cfg: DemoConfig, say) -> pd.DataFrame:
     """Build (or reuse) ``OUT/benchmark``. The demo owns its folder: one made by another
     fakescope version (``SYNTH_VERSION``) or with other options is deleted and rebuilt, with the
     trainings and scores made from it, instead of being refused as ``data synth`` does."""
-    import shutil
 
     from fakescope.data.synthfaces.build import build_benchmark
     from fakescope.errors import ConfigError
@@ -171,14 +173,19 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None, *,
     test.attrs = dict(manifest.attrs)
     rows, gen_rows, curves, all_scores = [], [], {}, {}
     for k, name in enumerate(cfg.detectors):
+        pretrained = name in OFFLINE_PRETRAINED
+        epochs = cfg.epochs if pretrained else cfg.scratch_epochs
         _log(say, f"[2/3] training {name} ({k + 1}/{len(cfg.detectors)}) at {cfg.image_size} px, "
-                  f"{cfg.epochs} epochs on {len(train_rows[train_rows['split'] == 'train'])} images")
+                  f"{epochs} epochs on {len(train_rows[train_rows['split'] == 'train'])} images")
         tcfg = load_config(None, [
             f"model.name={name}", f"data.image_size={cfg.image_size}",
-            f"model.pretrained={name in OFFLINE_PRETRAINED}",
-            f"train.epochs={cfg.epochs}", f"train.batch_size={cfg.batch_size}",
+            f"model.pretrained={pretrained}",
+            f"train.epochs={epochs}", f"train.batch_size={cfg.batch_size}",
             f"optim.lr={cfg.lr}", f"train.seed={cfg.seed}", f"train.progress={progress}",
             "data.cache_images=true", "data.sampler=paired"])
+        if resume_conflicts(out / "models" / name, tcfg):  # the demo owns its model folders
+            _log(say, f"      {out / 'models' / name} was trained with other settings: retraining")
+            shutil.rmtree(out / "models" / name)
         engine, result, data = train_from_config(tcfg, manifest=train_rows,
                                                  out_dir=out / "models" / name)
         from fakescope.data.dataset import ManifestDataset

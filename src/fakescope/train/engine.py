@@ -113,6 +113,43 @@ def cpu_has_native_bf16() -> bool:
     return any(bool(getattr(torch.cpu, c, lambda: False)()) for c in checks)
 
 
+#: Settings that may change between a run and its resume: where and how fast it runs, not what
+#: it computes.
+RESUME_FREE = {"data.manifest", "data.num_workers", "data.cache_images", "train.device",
+               "train.eval_batch_size", "train.progress", "train.resume",
+               "train.save_every_steps", "out_dir"}
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "options" and k != "heads":
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def resume_conflicts(out_dir: str | Path, cfg: TrainConfig) -> list[str]:
+    """The settings (``section.key: saved -> now``) in which the unfinished or finished training
+    in ``out_dir/last`` differs from ``cfg``; empty when there is none or it matches.
+
+    Keys in :data:`RESUME_FREE` are ignored, as are keys the saved run did not record (written
+    by an older fakescope)."""
+    from fakescope.models.checkpoint import read_meta
+
+    last = Path(out_dir) / "last"
+    if not (last / "state.pt").is_file():
+        return []
+    try:
+        saved = _flat(read_meta(last).get("training") or {})
+    except ModelError:
+        return []  # unreadable: _resume reports it
+    now = _flat(cfg.to_dict())
+    return [f"{k}: {saved[k]!r} -> {now[k]!r}" for k in sorted(now)
+            if k in saved and k not in RESUME_FREE and saved[k] != now[k]]
+
+
 class Engine:
     """Train, evaluate and predict with one Detector.
 
@@ -236,6 +273,12 @@ class Engine:
         path = self.out / "last" / "state.pt"
         if not (self.cfg.train.resume and path.is_file()):
             return 0, 0, None, -1, [], []
+        conflicts = resume_conflicts(self.out, self.cfg)
+        if conflicts:
+            raise ConfigError(f"{self.out} holds a training made with other settings "
+                              f"({'; '.join(conflicts)}); resuming it would mix the two",
+                              hint="use another output folder, delete its last/ to start "
+                              "over, or set train.resume=false")
         model, _ = load_detector(self.out / "last", device=self.device)
         self.model.load_state_dict(model.state_dict())
         try:
