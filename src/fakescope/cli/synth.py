@@ -80,7 +80,7 @@ def register(app, data_app, study_app) -> None:
         size: int = typer.Option(128, help="Render size of the benchmark in pixels."),
         image_size: int = typer.Option(128, help="Detector input size in pixels."),
         detector: str = typer.Option("resnet18", help="Reference detector."),
-        epochs: int = typer.Option(4, help="Training epochs per detector."),
+        epochs: int = typer.Option(8, help="Training epochs per detector."),
         logo: bool = typer.Option(True, "--logo/--no-logo",
                                   help="Also run leave-one-generator-out trainings."),
         generators: str = typer.Option("all", help="Comma-separated generators or 'all'."),
@@ -96,9 +96,9 @@ def register(app, data_app, study_app) -> None:
         and leave-one-generator-out AUC, with bootstrap intervals; writes difficulty.csv and a
         report section.
 
-        Example (the reference run in docs/synthfaces.md, about 75 minutes on 2 CPU cores; add
-        --no-logo for the in-domain column alone, about 7 minutes): fakescope study difficulty
-        --out runs/difficulty --epochs 4
+        Example (the reference run in docs/synthfaces.md, about 70 minutes on 2 CPU cores with
+        native bf16; add --no-logo for the in-domain column alone, about 10 minutes):
+        fakescope study difficulty --out runs/difficulty
         """
         from fakescope.data.generators import list_generators
         from fakescope.experiments.difficulty import format_table, run_difficulty

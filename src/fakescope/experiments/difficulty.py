@@ -124,7 +124,7 @@ def _train_and_score(name: str, train_rows: pd.DataFrame, test_rows: pd.DataFram
 
 def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_identity: int = 10,
                    size: int = 128, image_size: int = 128, detector: str = "resnet18",
-                   epochs: int = 4, logo: bool | Sequence[str] = True,
+                   epochs: int = 8, logo: bool | Sequence[str] = True,
                    generators: Sequence[str] | None = None,
                    domains: Sequence[str] | None = None, batch_size: int = 32, lr: float = 2e-3,
                    seed: int = 0, workers: int = 1, n_boot: int = 300,
