@@ -133,7 +133,6 @@ def _demo_benchmark(out: Path, cfg: DemoConfig, say) -> pd.DataFrame:
     """Build (or reuse) ``OUT/benchmark``. The demo owns its folder: one made by another
     fakescope version (``SYNTH_VERSION``) or with other options is deleted and rebuilt, with the
     trainings and scores made from it, instead of being refused as ``data synth`` does."""
-
     from fakescope.data.synthfaces.build import build_benchmark
     from fakescope.errors import ConfigError
 

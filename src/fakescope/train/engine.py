@@ -123,7 +123,7 @@ RESUME_FREE = {"data.manifest", "data.num_workers", "data.cache_images", "train.
 def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
-        if isinstance(v, dict) and k != "options" and k != "heads":
+        if isinstance(v, dict) and k not in ("options", "heads"):  # compared whole
             out.update(_flat(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
