@@ -38,7 +38,7 @@ from fakescope.config import TrainConfig, save_config
 from fakescope.data.dataset import ManifestDataset, collate_skip
 from fakescope.errors import ConfigError, DataError, ModelError
 from fakescope.metrics.detection import detection_metrics
-from fakescope.models.checkpoint import load_detector, save_detector
+from fakescope.models.checkpoint import load_detector, read_meta, save_detector
 from fakescope.models.detector import Detector
 from fakescope.train.distributed import (
     DistInfo,
@@ -136,8 +136,6 @@ def resume_conflicts(out_dir: str | Path, cfg: TrainConfig) -> list[str]:
 
     Keys in :data:`RESUME_FREE` are ignored, as are keys the saved run did not record (written
     by an older fakescope)."""
-    from fakescope.models.checkpoint import read_meta
-
     last = Path(out_dir) / "last"
     if not (last / "state.pt").is_file():
         return []
