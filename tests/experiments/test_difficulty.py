@@ -68,18 +68,34 @@ def test_cli_bad_splits_exit_2(tmp_path):
     assert exc.value.code == 2
 
 
-def test_overrides_are_recorded_and_a_folder_with_other_settings_is_refused(tmp_path):
+def test_settings_are_recorded_and_a_folder_with_other_settings_is_refused(tmp_path):
     from fakescope.experiments.difficulty import _check_training_settings
 
     _check_training_settings(tmp_path, ["data.sampler=shuffle"])
-    assert json.loads((tmp_path / "training.json").read_text()) == {
-        "overrides": ["data.sampler=shuffle"]}
+    saved = json.loads((tmp_path / "training.json").read_text())
+    assert saved["overrides"] == ["data.sampler=shuffle"]
+    assert saved["training"]["data"]["sampler"] == "shuffle" and "amp" in saved["training"]["train"]
     _check_training_settings(tmp_path, ["data.sampler=shuffle"])  # same settings: reused
-    with pytest.raises(ConfigError, match="other settings"):
-        _check_training_settings(tmp_path, [])
+    _check_training_settings(tmp_path, ["data.sampler=shuffle", "train.device=cpu"])  # free key
+    with pytest.raises(ConfigError, match="data.sampler: 'shuffle' -> 'paired'"):
+        _check_training_settings(tmp_path, ["data.sampler=paired"])
+    # a default that changed since the folder was made is caught, not only the overrides
+    saved["training"]["train"]["channels_last"] = not saved["training"]["train"]["channels_last"]
+    (tmp_path / "training.json").write_text(json.dumps(saved))
+    with pytest.raises(ConfigError, match="train.channels_last"):
+        _check_training_settings(tmp_path, ["data.sampler=shuffle"])
     (tmp_path / "training.json").write_text("not json")
     with pytest.raises(DataError, match="training.json"):
         _check_training_settings(tmp_path, [])
+
+
+def test_settings_file_of_an_older_version_compares_the_overrides(tmp_path):
+    from fakescope.experiments.difficulty import _check_training_settings
+
+    (tmp_path / "training.json").write_text(json.dumps({"overrides": ["train.epochs=3"]}))
+    _check_training_settings(tmp_path, ["train.epochs=3"])
+    with pytest.raises(ConfigError, match="overrides"):
+        _check_training_settings(tmp_path, ["train.epochs=4"])
 
 
 def test_bad_override_fails_before_the_benchmark_build(tmp_path):

@@ -80,24 +80,32 @@ def drop_ci(scores_in: pd.DataFrame, scores_logo: pd.DataFrame, generator: str, 
 
 
 def _check_training_settings(out: Path, overrides: list[str]) -> None:
-    """Record the training settings (config overrides) in ``OUT/training.json``; refuse a
-    folder whose cached trainings were made with other ones."""
+    """Record the training settings in ``OUT/training.json`` (the overrides and the whole
+    resolved config, so a later change of a default is caught too); refuse a folder whose
+    cached trainings were made with other ones, naming each difference."""
     import json
 
+    from fakescope.errors import ConfigError, DataError
+    from fakescope.train.engine import config_conflicts
+
+    cfg = load_config(None, overrides)
     path = out / "training.json"
-    if path.exists():
-        try:
-            old = json.loads(path.read_text())["overrides"]
-        except (ValueError, KeyError, TypeError) as exc:
-            from fakescope.errors import DataError
-            raise DataError(f"{path} is not a difficulty-study settings file: {exc}",
-                            hint="delete it or use a new --out") from exc
-        if old != overrides:
-            from fakescope.errors import ConfigError
-            raise ConfigError(f"{out} holds trainings made with other settings ({old}), "
-                              f"not {overrides}", hint="use a new --out for other settings")
+    if not path.exists():
+        path.write_text(json.dumps({"overrides": overrides, "training": cfg.to_dict()}, indent=1))
+        return
+    try:
+        old = json.loads(path.read_text())
+        old_overrides, old_cfg = old["overrides"], old.get("training")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(f"{path} is not a difficulty-study settings file: {exc}",
+                        hint="delete it or use a new --out") from exc
+    if old_cfg is None:  # written before the config was recorded: the overrides must match
+        diffs = [] if old_overrides == overrides else [f"overrides: {old_overrides} -> {overrides}"]
     else:
-        path.write_text(json.dumps({"overrides": overrides}, indent=1))
+        diffs = config_conflicts(old_cfg, cfg)
+    if diffs:
+        raise ConfigError(f"{out} holds trainings made with other settings: " + "; ".join(diffs),
+                          hint="use a new --out for other settings")
 
 
 def _train_and_score(name: str, train_rows: pd.DataFrame, test_rows: pd.DataFrame, out: Path,

@@ -130,22 +130,26 @@ def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def resume_conflicts(out_dir: str | Path, cfg: TrainConfig) -> list[str]:
-    """The settings (``section.key: saved -> now``) in which the unfinished or finished training
-    in ``out_dir/last`` differs from ``cfg``; empty when there is none or it matches.
+def config_conflicts(saved: dict, cfg: TrainConfig) -> list[str]:
+    """The settings (``section.key: saved -> now``) in which ``saved`` (a ``TrainConfig.to_dict()``
+    written earlier) differs from ``cfg``. Keys in :data:`RESUME_FREE` are ignored, as are keys
+    ``saved`` does not have (written by an older fakescope)."""
+    old, now = _flat(saved), _flat(cfg.to_dict())
+    return [f"{k}: {old[k]!r} -> {now[k]!r}" for k in sorted(now)
+            if k in old and k not in RESUME_FREE and old[k] != now[k]]
 
-    Keys in :data:`RESUME_FREE` are ignored, as are keys the saved run did not record (written
-    by an older fakescope)."""
+
+def resume_conflicts(out_dir: str | Path, cfg: TrainConfig) -> list[str]:
+    """:func:`config_conflicts` of the unfinished or finished training in ``out_dir/last``
+    against ``cfg``; empty when there is none or it matches."""
     last = Path(out_dir) / "last"
     if not (last / "state.pt").is_file():
         return []
     try:
-        saved = _flat(read_meta(last).get("training") or {})
+        saved = read_meta(last).get("training") or {}
     except ModelError:
         return []  # unreadable: _resume reports it
-    now = _flat(cfg.to_dict())
-    return [f"{k}: {saved[k]!r} -> {now[k]!r}" for k in sorted(now)
-            if k in saved and k not in RESUME_FREE and saved[k] != now[k]]
+    return config_conflicts(saved, cfg)
 
 
 class Engine:
