@@ -122,3 +122,23 @@ def register(app, data_app, study_app) -> None:
                                splits=fractions, overrides=set_,
                                say=typer.echo)
         typer.echo(format_table(table))
+
+    @study_app.command("difficulty-seeds")
+    def difficulty_seeds(
+        runs: list[Path] = typer.Argument(..., help="Finished difficulty run folders that "
+                                          "differ only in --seed."),
+        out: Path | None = typer.Option(None, "--out", help="Also write the summary CSV here."),
+    ):
+        """Summarise seed replicates of `study difficulty`: per generator the in-domain AUC range,
+        the runs in the target band, and the mean LOGO drop with a t interval over runs.
+
+        Example: fakescope study difficulty-seeds runs/difficulty runs/difficulty-seed1
+        """
+        from fakescope.experiments.difficulty_seeds import combine_runs, format_summary
+
+        summary = combine_runs(runs)
+        typer.echo(format_summary(summary))
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            summary.to_csv(out, index=False)
+            typer.echo(f"-> {out}")

@@ -1,0 +1,117 @@
+"""Seed replicates of the difficulty calibration: per-generator statistics over several
+``fakescope study difficulty`` runs that differ only in ``--seed``.
+
+A single run's intervals cover test-set sampling only; a new seed also draws a new benchmark and
+a new training, and moves a generator's AUC by a few hundredths. Whether a leave-one-out drop is
+real is therefore judged across seeds: the mean drop over ``n`` runs with the t interval
+``mean ± t_{0.975, n-1} · sd / sqrt(n)`` (runs as independent replicates), and the count of runs
+whose own paired interval lies above zero.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from fakescope.errors import ConfigError, DataError
+from fakescope.experiments.difficulty import TARGET
+
+
+def _read_run(folder: Path) -> tuple[pd.DataFrame, list[str], str]:
+    """``(difficulty table, training settings without the seed, seed)`` of one run folder."""
+    csv, settings = folder / "difficulty.csv", folder / "training.json"
+    hint = f"run fakescope study difficulty --out {folder} first"
+    if not csv.is_file() or not settings.is_file():
+        raise DataError(f"{folder} is not a finished difficulty run (no difficulty.csv or "
+                        "training.json)", hint=hint)
+    try:
+        table = pd.read_csv(csv)
+        overrides = json.loads(settings.read_text())["overrides"]
+    except (ValueError, KeyError, TypeError, pd.errors.ParserError) as exc:
+        raise DataError(f"{folder}: unreadable difficulty.csv or training.json: {exc}",
+                        hint=hint) from exc
+    missing = {"generator", "auc_in", "auc_logo", "drop", "drop_lo"} - set(table.columns)
+    if missing:
+        raise DataError(f"{csv} lacks columns {sorted(missing)}", hint=hint)
+    seeds = [o for o in overrides if o.startswith("train.seed=")]
+    return table, [o for o in overrides if o not in seeds], ",".join(seeds) or "default"
+
+
+def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """``mean ± t_{(1+level)/2, n-1} · sd / sqrt(n)`` of ``values``; NaN for fewer than two."""
+    v = np.asarray(values, float)
+    if len(v) < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf((1 + level) / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return float(v.mean() - half), float(v.mean() + half)
+
+
+def combine_runs(folders: Sequence[str | Path]) -> pd.DataFrame:
+    """Per-generator summary over difficulty runs that differ only in their seed.
+
+    Columns: ``generator, runs_in, auc_in_mean, auc_in_min, auc_in_max, runs_in_band, runs_logo,
+    drop_mean, drop_mean_lo, drop_mean_hi`` (t interval over runs), ``drop_min, drop_max,
+    runs_drop_above_zero`` (runs whose paired interval excludes zero). Generators in the order
+    of the first run; a generator missing from a run, or without a LOGO training there, only
+    counts where it was measured.
+    """
+    if not folders:
+        raise ConfigError("no run folders given", hint="pass two or more difficulty run folders")
+    runs = [(Path(f), *_read_run(Path(f))) for f in folders]
+    first_folder, _, first_settings, _ = runs[0]
+    seen: dict[str, Path] = {}
+    for folder, _, settings, seed in runs:
+        if settings != first_settings:
+            diff = sorted(set(settings) ^ set(first_settings))
+            raise ConfigError(f"{folder} was trained with other settings than {first_folder} "
+                              f"({', '.join(diff)})", hint="combine runs that differ only in --seed")
+        if seed in seen:
+            raise ConfigError(f"{folder} and {seen[seed]} have the same seed ({seed})",
+                              hint="a replicate needs its own --seed")
+        seen[seed] = folder
+    long = pd.concat([t.assign(run=i) for i, (_, t, _, _) in enumerate(runs)], ignore_index=True)
+    order = list(dict.fromkeys(long["generator"]))
+    rows = []
+    for g in order:
+        part = long[long["generator"] == g]
+        auc_in = part["auc_in"].dropna().to_numpy()
+        logo = part.dropna(subset=["drop"])
+        drops = logo["drop"].to_numpy(float)
+        lo, hi = t_interval(drops)
+        rows.append({
+            "generator": g, "runs_in": len(auc_in),
+            "auc_in_mean": auc_in.mean(), "auc_in_min": auc_in.min(), "auc_in_max": auc_in.max(),
+            "runs_in_band": int(((auc_in >= TARGET[0]) & (auc_in <= TARGET[1])).sum()),
+            "runs_logo": len(drops),
+            "drop_mean": drops.mean() if len(drops) else float("nan"),
+            "drop_mean_lo": lo, "drop_mean_hi": hi,
+            "drop_min": drops.min() if len(drops) else float("nan"),
+            "drop_max": drops.max() if len(drops) else float("nan"),
+            "runs_drop_above_zero": int((logo["drop_lo"] > 0).sum()),
+        })
+    return pd.DataFrame(rows)
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The summary as Markdown, three decimals."""
+    lines = ["| generator | in-domain AUC mean [min, max] | in band | LOGO runs | "
+             "drop mean [95% t CI] | drop [min, max] | paired CI > 0 |",
+             "|---|---|---:|---:|---|---|---:|"]
+    for _, r in summary.iterrows():
+        if r["runs_logo"]:
+            ci = ("" if np.isnan(r["drop_mean_lo"]) else
+                  f" [{r['drop_mean_lo']:+.3f}, {r['drop_mean_hi']:+.3f}]")
+            drop = f"{r['drop_mean']:+.3f}{ci}"
+            span = f"[{r['drop_min']:+.3f}, {r['drop_max']:+.3f}]"
+            above = f"{r['runs_drop_above_zero']}/{r['runs_logo']}"
+        else:
+            drop = span = above = "—"
+        lines.append(f"| {r['generator']} | {r['auc_in_mean']:.3f} [{r['auc_in_min']:.3f}, "
+                     f"{r['auc_in_max']:.3f}] | {r['runs_in_band']}/{r['runs_in']} | "
+                     f"{r['runs_logo']} | {drop} | {span} | {above} |")
+    return "\n".join(lines)
