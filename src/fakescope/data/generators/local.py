@@ -107,13 +107,13 @@ class DiffusionInpaint(Generator):
     low-frequency residue, then a fine Gaussian residue and a small colour drift are added.
 
     Ranges: ``sigma`` (forward noise, 8-bit levels) 10-30; ``denoise`` (smoothing sigma, px at
-    128 px) 0.8-1.8; ``residue`` (fine residual noise std, levels) 5.0-11.0 (scales with
+    128 px) 1.0-2.0; ``residue`` (fine residual noise std, levels) 4.0-9.0 (scales with
     ``strength``); ``drift`` (colour drift, levels) 2-8 (scales); ``feather`` (x face width)
     0.02-0.05. Trace: noise residue with a non-camera spectrum and detail loss in the region.
     """
 
     name = "diffusion_inpaint"
-    ranges = {"sigma": (10.0, 30.0), "denoise": (0.8, 1.8), "residue": (5.0, 11.0),
+    ranges = {"sigma": (10.0, 30.0), "denoise": (1.0, 2.0), "residue": (4.0, 9.0),
               "drift": (2.0, 8.0), "feather": (0.02, 0.05)}
     scaled = ("residue", "drift")
 

@@ -93,15 +93,18 @@ def transposed_upsample(img: np.ndarray, amp: float, rng: np.random.Generator) -
 @register_generator
 class GanUpsample(Generator):
     """GAN-style up-sampling: the face region is regenerated at half resolution and brought
-    back by a transposed convolution with a slightly unbalanced kernel (checkerboard).
+    back by a transposed convolution with a slightly unbalanced kernel (checkerboard), then
+    pasted with a feathered mask at opacity ``blend``.
 
     Ranges: ``amp`` (phase imbalance of the kernel) 0.025-0.1 (scales with ``strength``);
-    ``feather`` (x face width) 0.02-0.05; ``forehead`` 0.0-0.1. Trace: periodic checkerboard,
-    spectral peaks at half the sampling frequency, mild detail loss.
+    ``blend`` (peak blend weight) 0.6-1.0; ``feather`` (x face width) 0.02-0.05; ``forehead``
+    0.0-0.1. Trace: periodic checkerboard, spectral peaks at half the sampling frequency, mild
+    detail loss.
     """
 
     name = "gan_upsample"
-    ranges = {"amp": (0.025, 0.1), "feather": (0.02, 0.05), "forehead": (0.0, 0.1)}
+    ranges = {"amp": (0.025, 0.1), "blend": (0.6, 1.0), "feather": (0.02, 0.05),
+              "forehead": (0.0, 0.1)}
     scaled = ("amp",)
 
     def generate(self, img, lm, rng, donor):
@@ -110,7 +113,8 @@ class GanUpsample(Generator):
         fake = transposed_upsample(img, p["amp"], rng)
         hard = ops.hull_mask(img.shape, ops.face_points(lm, p["forehead"]))
         hard = ops.morph_mask(hard, -0.03 * fs)
-        m = ops.feather(hard, p["feather"] * fs)
+        m = ops.feather(hard, p["feather"] * fs) * p["blend"]
+        m[m < 1 / 255] = 0
         return FakeResult(ops.blend(img, fake, m), m, self.name, lm, p)
 
 
@@ -139,14 +143,14 @@ class FullSynthesis(Generator):
     camera' pipeline: edge-preserving smoothing (no sensor noise), a tone curve and saturation
     change, and a fixed 12x12 generator fingerprint pattern. The mask is the whole image.
 
-    Ranges: ``smooth`` (bilateral sigma-colour, 8-bit levels) 45-75; ``fingerprint`` (pattern
-    std, levels) 6.0-10.0 (scales with ``strength``); ``gamma`` 0.92-1.08; ``saturation``
+    Ranges: ``smooth`` (bilateral sigma-colour, 8-bit levels) 35-60; ``fingerprint`` (pattern
+    std, levels) 5.0-9.0 (scales with ``strength``); ``gamma`` 0.92-1.08; ``saturation``
     1.04-1.18. Trace: global fingerprint peaks at multiples of N/12, missing noise, flat
     texture.
     """
 
     name = "full_synthesis"
-    ranges = {"smooth": (45.0, 75.0), "fingerprint": (6.0, 10.0), "gamma": (0.92, 1.08),
+    ranges = {"smooth": (35.0, 60.0), "fingerprint": (5.0, 9.0), "gamma": (0.92, 1.08),
               "saturation": (1.04, 1.18)}
     scaled = ("fingerprint",)
 
