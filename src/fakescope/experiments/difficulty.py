@@ -173,8 +173,7 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
                  f"train.epochs={epochs}", f"train.batch_size={batch_size}", f"optim.lr={lr}",
                  f"train.seed={seed}", "data.cache_images=true", "data.sampler=paired",
                  *overrides]
-    load_config(None, train_set)  # a bad override fails now, not after the benchmark build
-    _check_training_settings(out, train_set)
+    _check_training_settings(out, train_set)  # a bad override fails here, before the build
     train_set.append(f"train.progress={progress}")  # display only: not part of the settings
     t0 = time.perf_counter()
     _log(say, f"[1/3] SynthFaces: {identities} identities x {images_per_identity} at {size} px "
