@@ -14,8 +14,10 @@ from fakescope.errors import ConfigError, DataError
 from fakescope.experiments.difficulty_seeds import combine_runs, format_summary, t_interval
 
 
-def _run(folder, seed, drops, auc_in=(0.9, 0.8), settings=("train.epochs=8",)):
-    folder.mkdir(parents=True)
+def _run(folder, seed, drops, auc_in=(0.9, 0.8), settings=("train.epochs=8",), version=5):
+    (folder / "benchmark").mkdir(parents=True)
+    (folder / "benchmark" / "synth_config.json").write_text(json.dumps(
+        {"identities": 250, "seed": seed, "synth_version": version}))
     rows = []
     for g, a, d in zip(("sbi", "morph"), auc_in, drops, strict=True):
         rows.append({"generator": g, "n_fake": 40, "auc_in": a, "auc_logo": a - d,
@@ -56,6 +58,8 @@ def test_runs_must_differ_only_in_their_seed(tmp_path):
         combine_runs([a, _run(tmp_path / "b", 0, (0.02, 0.1))])
     with pytest.raises(ConfigError, match="train.epochs=4"):
         combine_runs([a, _run(tmp_path / "c", 1, (0.02, 0.1), settings=("train.epochs=4",))])
+    with pytest.raises(ConfigError, match="benchmark.synth_version=4"):
+        combine_runs([a, _run(tmp_path / "d", 2, (0.02, 0.1), version=4)])
     with pytest.raises(DataError, match="not a finished difficulty run"):
         combine_runs([a, tmp_path / "missing"])
     with pytest.raises(ConfigError):

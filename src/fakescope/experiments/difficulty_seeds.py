@@ -23,18 +23,24 @@ from fakescope.experiments.difficulty import TARGET
 
 
 def _read_run(folder: Path) -> tuple[pd.DataFrame, list[str], str]:
-    """``(difficulty table, training settings without the seed, seed)`` of one run folder."""
+    """``(difficulty table, settings without the seed, seed)`` of one run folder. The settings
+    are the training overrides plus the benchmark options (``key=value``, ``synth_version``
+    included), so runs on benchmarks of another size or SynthFaces version do not mix."""
     csv, settings = folder / "difficulty.csv", folder / "training.json"
+    bench = folder / "benchmark" / "synth_config.json"
     hint = f"run fakescope study difficulty --out {folder} first"
-    if not csv.is_file() or not settings.is_file():
-        raise DataError(f"{folder} is not a finished difficulty run (no difficulty.csv or "
-                        "training.json)", hint=hint)
+    if not csv.is_file() or not settings.is_file() or not bench.is_file():
+        raise DataError(f"{folder} is not a finished difficulty run (no difficulty.csv, "
+                        "training.json or benchmark/synth_config.json)", hint=hint)
     try:
         table = pd.read_csv(csv)
         overrides = json.loads(settings.read_text())["overrides"]
-    except (ValueError, KeyError, TypeError, pd.errors.ParserError) as exc:
-        raise DataError(f"{folder}: unreadable difficulty.csv or training.json: {exc}",
-                        hint=hint) from exc
+        options = {k: v for k, v in json.loads(bench.read_text()).items() if k != "seed"}
+    except (ValueError, KeyError, TypeError, AttributeError, pd.errors.ParserError) as exc:
+        raise DataError(f"{folder}: unreadable difficulty.csv, training.json or "
+                        f"benchmark/synth_config.json: {exc}", hint=hint) from exc
+    overrides = [*overrides, *(f"benchmark.{k}={json.dumps(v, sort_keys=True)}"
+                               for k, v in sorted(options.items()))]
     missing = {"generator", "auc_in", "auc_logo", "drop", "drop_lo"} - set(table.columns)
     if missing:
         raise DataError(f"{csv} lacks columns {sorted(missing)}", hint=hint)
