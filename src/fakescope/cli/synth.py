@@ -1,4 +1,5 @@
-"""CLI commands of the 'synth' topic: ``fakescope data synth`` and ``fakescope study difficulty``."""
+"""CLI commands of the 'synth' topic: ``fakescope data synth``, ``data synth-bands`` and
+``fakescope study difficulty`` / ``difficulty-seeds``."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def _parse_props(text: str | None) -> dict | None:
 
 
 def register(app, data_app, study_app) -> None:
-    """Add ``fakescope data synth`` and ``fakescope study difficulty``."""
+    """Add ``fakescope data synth`` / ``synth-bands`` and ``fakescope study difficulty`` /
+    ``difficulty-seeds``."""
 
     @data_app.command("synth")
     def synth(
@@ -71,6 +73,39 @@ def register(app, data_app, study_app) -> None:
         n_fake = int(df["label"].sum())
         typer.echo(f"{len(df)} images ({len(df) - n_fake} real, {n_fake} fake) -> "
                    f"{Path(out) / 'manifest.csv'}")
+
+    @data_app.command("synth-bands")
+    def synth_bands(
+        generators: str = typer.Option("all", help="Comma-separated generator names or 'all'."),
+        faces: int = typer.Option(40, help="SynthFaces reals to make fakes from."),
+        seed: int = typer.Option(5, help="Random seed of the faces and the fakes."),
+        size: int = typer.Option(128, help="Face size in pixels."),
+        out: Path | None = typer.Option(None, "--out", help="Also write the table as CSV here."),
+    ):
+        """Band profile of each generator's trace: mean change of log std of the fine, mid and
+        coarse grey bands inside the face, fake minus real, after JPEG (0 = band untouched,
+        -0.7 = half its amplitude gone). Generators with the same profile catch each other.
+
+        Example: fakescope data synth-bands --generators sbi,eigenswap,gan_upsample
+        """
+        from fakescope.data.generators import list_generators
+        from fakescope.data.generators.bands import band_profile
+
+        if faces < 2:
+            raise ConfigError(f"--faces must be at least 2, got {faces}",
+                              hint="each fake takes the next face as its donor")
+        known = list_generators()
+        gens = known if generators.strip() in ("", "all") else [
+            g.strip() for g in generators.split(",") if g.strip()]
+        bad = [g for g in gens if g not in known]
+        if bad:
+            raise ConfigError(f"unknown generator(s) {bad}", hint=f"choose from {', '.join(known)}")
+        table = band_profile(gens, faces=faces, seed=seed, size=size)
+        typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:+.2f}"))
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            table.to_csv(out, index=False)
+            typer.echo(f"-> {out}")
 
     @study_app.command("difficulty")
     def difficulty(

@@ -113,6 +113,15 @@ def chroma_loss(img: np.ndarray, factor: float) -> np.ndarray:
     return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
 
 
+def grey_band(img: np.ndarray, s_fine: float, s_coarse: float) -> np.ndarray:
+    """Band ``G_s_fine * g - G_s_coarse * g`` of the grey image ``g`` (channel mean of an
+    (H, W, 3) image, or the (H, W) image itself) as float32 (H, W); ``s_fine = 0`` starts at
+    the pixel scale (``g - G_s_coarse * g``)."""
+    g = (img.mean(2) if img.ndim == 3 else img).astype(np.float32)
+    hi = g if s_fine <= 0 else cv2.GaussianBlur(g, (0, 0), s_fine)
+    return hi - cv2.GaussianBlur(g, (0, 0), s_coarse)
+
+
 def blend(img: np.ndarray, fake: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``round(img + mask * (fake - img))`` as uint8; exact copy where ``mask == 0``."""
     a = img.astype(np.float32)

@@ -32,9 +32,7 @@ def robust_fine_std(img: np.ndarray, mask: np.ndarray) -> float:
     """Noise level of ``img`` (grey of RGB, or one channel) inside ``mask > 0.5``: the MAD
     estimate ``1.4826 * median(|r - median(r)|)`` of its finest band ``r = x - G_1px * x``, so
     edges barely count."""
-    g = img.mean(2) if img.ndim == 3 else img
-    g = g.astype(np.float32)
-    r = (g - cv2.GaussianBlur(g, (0, 0), 1.0))[mask > 0.5]
+    r = ops.grey_band(img, 0, 1.0)[mask > 0.5]
     return float(1.4826 * np.median(np.abs(r - np.median(r))))
 
 

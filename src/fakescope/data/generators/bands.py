@@ -1,0 +1,64 @@
+"""Band profile of a generator's trace: how much detail it removes at each scale.
+
+For a face ``x`` (grey, inside its landmark hull eroded by 8% of the face width) the profile is
+the log standard deviation of three bands, ``[x - G_0.7 x, G_0.7 x - G_1.5 x, G_1.5 x - G_3 x]``
+(fine, mid, coarse; ``G_s`` a Gaussian blur of ``s`` px), and a generator's profile is the mean
+over faces of ``profile(jpeg(fake)) - profile(jpeg(real))``: 0 = that band untouched, -0.7 =
+half its amplitude gone. Faces are SynthFaces reals at 128 px, half studio, half phone, each
+fake made from the face and (as donor) the next one; both are JPEG-compressed at the face's own
+camera quality, as the benchmark does. Generators with the same profile are caught by each
+other's detectors (see docs/synthfaces.md, SYNTH_VERSION 5 -> 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from fakescope.data.generators import create_generator, list_generators, ops
+
+#: ``(s_fine, s_coarse)`` of each band in px.
+BANDS = {"fine": (0.0, 0.7), "mid": (0.7, 1.5), "coarse": (1.5, 3.0)}
+
+
+def band_log_std(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``(3,)`` log std of the fine / mid / coarse grey bands of ``img`` (H, W, 3) inside the
+    boolean ``mask`` (H, W)."""
+    return np.array([np.log(np.std(ops.grey_band(img, a, b)[mask]) + 1e-3)
+                     for a, b in BANDS.values()])
+
+
+def _faces(n: int, seed: int, size: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    from fakescope.data.synthfaces import make_identities, render_face, sample_view, sensor
+
+    out = []
+    for i, ident in enumerate(make_identities(n, seed=seed)):
+        rng = np.random.default_rng([seed, i])
+        view = sample_view(rng, "studio" if i % 2 else "phone")
+        face = render_face(ident, view, size)
+        out.append((sensor(face.image, view.camera, rng), face.landmarks,
+                    int(view.camera["jpeg"])))
+    return out
+
+
+def band_profile(generators: Sequence[str] | None = None, *, faces: int = 40, seed: int = 5,
+                 size: int = 128) -> pd.DataFrame:
+    """One row per generator: ``generator, fine, mid, coarse`` (mean log-std change, see the
+    module doc) and ``n`` faces. ``generators`` default: every registered one."""
+    from fakescope.data.synthfaces.camera import jpeg
+
+    data = _faces(faces, seed, size)
+    rows = []
+    for name in generators or list_generators():
+        gen = create_generator(name)
+        diffs = []
+        for i, (raw, lm, q) in enumerate(data):
+            res = gen(raw, lm, np.random.default_rng([seed, i]), donor=data[(i + 1) % len(data)][:2])
+            inner = ops.morph_mask(ops.hull_mask(raw.shape, ops.face_points(lm)),
+                                   -0.08 * ops.face_size(lm)) > 0.5
+            diffs.append(band_log_std(jpeg(res.image, q), inner) - band_log_std(jpeg(raw, q), inner))
+        mean = np.mean(diffs, axis=0)
+        rows.append({"generator": name, **dict(zip(BANDS, mean.round(4).tolist(), strict=True)), "n": len(data)})
+    return pd.DataFrame(rows)
