@@ -28,6 +28,18 @@ def _parse_props(text: str | None) -> dict | None:
     return out
 
 
+def _names(text: str) -> list[str]:
+    """'a, b,,c' -> ['a', 'b', 'c']."""
+    return [g.strip() for g in text.split(",") if g.strip()]
+
+
+def _generator_names(text: str) -> list[str]:
+    """A --generators value: 'all' (or empty) = every registered generator, else the list."""
+    from fakescope.data.generators import list_generators
+
+    return list_generators() if text.strip() in ("", "all") else _names(text)
+
+
 def register(app, data_app, study_app) -> None:
     """Add ``fakescope data synth`` / ``synth-bands`` and ``fakescope study difficulty`` /
     ``difficulty-seeds``."""
@@ -52,12 +64,10 @@ def register(app, data_app, study_app) -> None:
         """
         from rich.progress import Progress
 
-        from fakescope.data.generators import list_generators
         from fakescope.data.synthfaces.build import build_benchmark
         from fakescope.data.synthfaces.traits import DOMAINS
 
-        gens = list_generators() if generators.strip() in ("", "all") else [
-            g.strip() for g in generators.split(",") if g.strip()]
+        gens = _generator_names(generators)
         doms = list(DOMAINS) if domain == "both" else [domain]
         n_workers = workers if workers > 0 else (os.cpu_count() or 1)
         with Progress(transient=True) as bar:
@@ -88,19 +98,12 @@ def register(app, data_app, study_app) -> None:
 
         Example: fakescope data synth-bands --generators sbi,eigenswap,gan_upsample
         """
-        from fakescope.data.generators import list_generators
         from fakescope.data.generators.bands import band_profile
 
         if faces < 2:
             raise ConfigError(f"--faces must be at least 2, got {faces}",
                               hint="each fake takes the next face as its donor")
-        known = list_generators()
-        gens = known if generators.strip() in ("", "all") else [
-            g.strip() for g in generators.split(",") if g.strip()]
-        bad = [g for g in gens if g not in known]
-        if bad:
-            raise ConfigError(f"unknown generator(s) {bad}", hint=f"choose from {', '.join(known)}")
-        table = band_profile(gens, faces=faces, seed=seed, size=size)
+        table = band_profile(_generator_names(generators), faces=faces, seed=seed, size=size)
         typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:+.2f}"))
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -135,14 +138,10 @@ def register(app, data_app, study_app) -> None:
         native bf16; add --no-logo for the in-domain column alone, about 10 minutes):
         fakescope study difficulty --out runs/difficulty
         """
-        from fakescope.data.generators import list_generators
         from fakescope.experiments.difficulty import format_table, run_difficulty
 
-        def names(text: str) -> list[str]:
-            return [g.strip() for g in text.split(",") if g.strip()]
-
-        gens = list_generators() if generators.strip() in ("", "all") else names(generators)
-        held: bool | list[str] = (names(logo_only) or True) if logo else False
+        gens = _generator_names(generators)
+        held: bool | list[str] = (_names(logo_only) or True) if logo else False
         try:
             fractions = tuple(float(x) for x in splits.split(","))
         except ValueError as exc:

@@ -49,10 +49,10 @@ def band_profile(generators: Sequence[str] | None = None, *, faces: int = 40, se
     module doc) and ``n`` faces. ``generators`` default: every registered one."""
     from fakescope.data.synthfaces.camera import jpeg
 
+    gens = {name: create_generator(name) for name in generators or list_generators()}  # names checked before rendering
     data = _faces(faces, seed, size)
     rows = []
-    for name in generators or list_generators():
-        gen = create_generator(name)
+    for name, gen in gens.items():
         diffs = []
         for i, (raw, lm, q) in enumerate(data):
             res = gen(raw, lm, np.random.default_rng([seed, i]), donor=data[(i + 1) % len(data)][:2])
