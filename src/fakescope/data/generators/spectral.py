@@ -40,22 +40,23 @@ def robust_fine_std(img: np.ndarray, mask: np.ndarray) -> float:
 class EigenSwap(Generator):
     """DeepFakes-like: the donor face is warped onto the target's landmarks (piecewise affine),
     mixed with the target in the code space of a linear autoencoder (truncated DCT at ``res``
-    px keeping ``keep`` x ``keep`` coefficients) and decoded, which loses the mid and coarse
-    detail. A skip connection carries the mixed input's finest band (``x - G_1px * x``) past
-    the code, and grain is added until the face's noise level (:func:`robust_fine_std`) is back
-    to ``grain`` x the target's, as swap pipelines re-noise their output. Then it is
-    colour-matched and pasted with a feathered mask.
+    px keeping ``keep`` x ``keep`` coefficients) and decoded, which loses the mid-scale detail.
+    A skip connection carries the mixed input's finest band (``x - G_1px * x``, inside the face
+    box) past the code, and grain is added until the face's noise level
+    (:func:`robust_fine_std`) is back to ``grain`` x the target's, as swap pipelines re-noise
+    their output. Then it is colour-matched and pasted with a feathered mask.
 
     Ranges: ``identity`` (donor weight in code space) 0.5-1.0; ``res`` (code resolution px) 32-56;
-    ``keep`` (coefficients per axis, as a fraction of ``res``) 0.2-0.35; ``grain`` (restored
+    ``keep`` (coefficients per axis, as a fraction of ``res``) 0.3-0.5; ``grain`` (restored
     fraction of the target's noise level) 0.8-1.0; ``feather`` (x face width) 0.02-0.05.
-    Trace: mid- and coarse-scale detail loss under intact fine grain (unlike sbi, gan_upsample
-    and diffusion_inpaint, which lose the finest band most), identity mismatch.
+    Trace: mid-scale (2-3 px) detail loss under intact fine grain (unlike sbi and gan_upsample,
+    which lose the finest band most, and diffusion_inpaint, which loses detail along one
+    direction), identity mismatch.
     """
 
     name = "eigenswap"
     needs_donor = True
-    ranges = {"identity": (0.5, 1.0), "res": (32, 56), "keep": (0.2, 0.35),
+    ranges = {"identity": (0.5, 1.0), "res": (32, 56), "keep": (0.3, 0.5),
               "grain": (0.8, 1.0), "feather": (0.02, 0.05)}
 
     def generate(self, img, lm, rng, donor):
@@ -73,7 +74,7 @@ class EigenSwap(Generator):
         keep = max(4, int(round(p["keep"] * res)))
         fake = target.copy()
         fake[y0:y1, x0:x1] = dct_autoencode(mixed[y0:y1, x0:x1], res, keep)
-        fake += mixed - cv2.GaussianBlur(mixed, (0, 0), 1.0)
+        fake[y0:y1, x0:x1] += (mixed - cv2.GaussianBlur(mixed, (0, 0), 1.0))[y0:y1, x0:x1]
         noise = rng.standard_normal(img.shape[:2]).astype(np.float32)
         want = p["grain"] * robust_fine_std(target, hard)
         have = robust_fine_std(fake, hard)

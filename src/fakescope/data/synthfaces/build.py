@@ -42,7 +42,7 @@ from fakescope.errors import ConfigError
 CHUNK_IDENTITIES = 4
 # Bump when the renderer or a generator's defaults change: an output folder built by another
 # version is then refused instead of silently mixing old and new images.
-SYNTH_VERSION = 6
+SYNTH_VERSION = 7
 
 
 @dataclass
