@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from fakescope.cli.main import main
-from fakescope.data.generators.bands import BANDS, band_log_std, band_profile
+from fakescope.data.generators.bands import (
+    BANDS,
+    band_log_std,
+    band_profile,
+    direction_log_energy,
+    orientation_contrast,
+)
 from fakescope.data.generators.ops import grey_band
 
 
@@ -34,9 +40,26 @@ def test_band_log_std_sees_where_detail_was_removed():
     np.testing.assert_allclose(flat, np.log(1e-3))
 
 
+def test_orientation_contrast_finds_the_direction_detail_was_lost_along():
+    from fakescope.data.generators.local import smear_kernel
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(128, 20, (96, 96, 3)).astype(np.float32)
+    mask = np.zeros((96, 96), bool)
+    mask[16:80, 16:80] = True
+    base = direction_log_energy(noise, mask)
+    for theta in (30, 120):
+        smeared = cv2.filter2D(noise, -1, smear_kernel(2.5, np.deg2rad(theta)))
+        c, angle = orientation_contrast(direction_log_energy(smeared, mask) - base)
+        assert angle == theta and c < -1.0, (theta, c, angle)
+    c, _ = orientation_contrast(direction_log_energy(cv2.GaussianBlur(noise, (0, 0), 1.0), mask)
+                                - base)
+    assert abs(c) < 0.1  # an isotropic blur loses detail in every direction alike
+
+
 def test_eigenswap_loses_mid_detail_where_sbi_loses_fine_detail():
     table = band_profile(["sbi", "eigenswap", "reenact"], faces=6, seed=1).set_index("generator")
-    assert list(table.columns) == ["fine", "mid", "coarse", "n"]
+    assert list(table.columns) == ["fine", "mid", "coarse", "orient", "angle", "n"]
     assert (table["n"] == 6).all()
     sbi, eig, reenact = table.loc["sbi"], table.loc["eigenswap"], table.loc["reenact"]
     assert sbi["fine"] < sbi["mid"] < 0  # -0.60 < -0.29 here

@@ -8,12 +8,20 @@ half its amplitude gone. Faces are SynthFaces reals at 128 px, half studio, half
 fake made from the face and (as donor) the next one; both are JPEG-compressed at the face's own
 camera quality, as the benchmark does. Generators with the same profile are caught by each
 other's detectors (see docs/synthfaces.md, SYNTH_VERSION 5 -> 6).
+
+The bands are isotropic, so a trace that removes detail along one direction only shows there
+as a plain loss. The ``orient`` column sees it: with ``e(theta)`` the log mean square of the
+grey image's derivative along ``theta``, ``c(theta) = de(theta) - de(theta + 90 deg)`` (fake
+minus real, averaged over faces) for ``theta`` in 0, 15, ..., 165 deg; ``orient`` is the
+lowest ``c`` and ``angle`` its ``theta``: how much more detail was lost along ``angle`` than
+across it (0 = no preferred direction; ``c(theta + 90) = -c(theta)``, so ``orient <= 0``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -21,6 +29,8 @@ from fakescope.data.generators import create_generator, list_generators, ops
 
 #: ``(s_fine, s_coarse)`` of each band in px.
 BANDS = {"fine": (0.0, 0.7), "mid": (0.7, 1.5), "coarse": (1.5, 3.0)}
+#: Directions of the orientation contrast, degrees from the image x axis (y down).
+ANGLES = np.arange(0, 180, 15)
 
 
 def band_log_std(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -28,6 +38,25 @@ def band_log_std(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     boolean ``mask`` (H, W)."""
     return np.array([np.log(np.std(ops.grey_band(img, a, b)[mask]) + 1e-3)
                      for a, b in BANDS.values()])
+
+
+def direction_log_energy(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``(len(ANGLES),)`` log mean square of the grey image's derivative along each of
+    :data:`ANGLES` (Sobel, ``cos t * d/dx + sin t * d/dy``) inside the boolean ``mask``."""
+    g = ops.grey_band(img, 0.0, 1.5)
+    dx, dy = cv2.Sobel(g, cv2.CV_32F, 1, 0)[mask], cv2.Sobel(g, cv2.CV_32F, 0, 1)[mask]
+    t = np.deg2rad(ANGLES)
+    d = np.cos(t)[:, None] * dx + np.sin(t)[:, None] * dy
+    return np.log(np.mean(d ** 2, axis=1) + 1e-6)
+
+
+def orientation_contrast(change: np.ndarray) -> tuple[float, int]:
+    """``(c, angle)`` of the lowest ``c(t) = change(t) - change(t + 90)`` for a
+    ``(len(ANGLES),)`` change of :func:`direction_log_energy`: the direction detail was lost
+    along most, relative to across it."""
+    c = change - np.roll(change, -len(ANGLES) // 2)
+    k = int(np.argmin(c))
+    return float(c[k]), int(ANGLES[k])
 
 
 def _faces(n: int, seed: int, size: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
@@ -46,19 +75,24 @@ def _faces(n: int, seed: int, size: int) -> list[tuple[np.ndarray, np.ndarray, i
 def band_profile(generators: Sequence[str] | None = None, *, faces: int = 40, seed: int = 5,
                  size: int = 128) -> pd.DataFrame:
     """One row per generator: ``generator, fine, mid, coarse`` (mean log-std change, see the
-    module doc) and ``n`` faces. ``generators`` default: every registered one."""
+    module doc), ``orient, angle`` (orientation contrast) and ``n`` faces. ``generators``
+    default: every registered one."""
     from fakescope.data.synthfaces.camera import jpeg
 
     gens = {name: create_generator(name) for name in generators or list_generators()}  # names checked before rendering
     data = _faces(faces, seed, size)
     rows = []
     for name, gen in gens.items():
-        diffs = []
+        diffs, turns = [], []
         for i, (raw, lm, q) in enumerate(data):
             res = gen(raw, lm, np.random.default_rng([seed, i]), donor=data[(i + 1) % len(data)][:2])
             inner = ops.morph_mask(ops.hull_mask(raw.shape, ops.face_points(lm)),
                                    -0.08 * ops.face_size(lm)) > 0.5
-            diffs.append(band_log_std(jpeg(res.image, q), inner) - band_log_std(jpeg(raw, q), inner))
+            fake, real = jpeg(res.image, q), jpeg(raw, q)
+            diffs.append(band_log_std(fake, inner) - band_log_std(real, inner))
+            turns.append(direction_log_energy(fake, inner) - direction_log_energy(real, inner))
         mean = np.mean(diffs, axis=0)
-        rows.append({"generator": name, **dict(zip(BANDS, mean.round(4).tolist(), strict=True)), "n": len(data)})
+        orient, angle = orientation_contrast(np.mean(turns, axis=0))
+        rows.append({"generator": name, **dict(zip(BANDS, mean.round(4).tolist(), strict=True)),
+                     "orient": round(orient, 4), "angle": angle, "n": len(data)})
     return pd.DataFrame(rows)
