@@ -94,7 +94,9 @@ def register(app, data_app, study_app) -> None:
     ):
         """Band profile of each generator's trace: mean change of log std of the fine, mid and
         coarse grey bands inside the face, fake minus real, after JPEG (0 = band untouched,
-        -0.7 = half its amplitude gone). Generators with the same profile catch each other.
+        -0.7 = half its amplitude gone), and the orientation contrast (orient: how much more
+        fine detail was lost along `angle` than across it; 0 = isotropic). Generators with the
+        same profile catch each other.
 
         Example: fakescope data synth-bands --generators sbi,eigenswap,gan_upsample
         """
