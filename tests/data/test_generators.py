@@ -223,7 +223,7 @@ def test_diffusion_inpaint_loses_detail_along_one_direction():
     assert max(diffusion) < -0.4 and np.mean(diffusion) < -0.8, diffusion  # -1.97 to -0.65
     for name in ("sbi", "eigenswap", "gan_upsample", "neural_texture"):
         control = [_direction_contrast(name, i) for i in range(4)]
-        assert np.mean(control) > -0.15, (name, control)  # means -0.02 to +0.16
+        assert np.mean(control) > -0.1, (name, control)  # means -0.02 to +0.16
 
 
 def test_sharpen_is_an_unsharp_mask():
