@@ -205,15 +205,14 @@ def test_smear_kernel_smooths_along_its_direction_only():
 def _direction_contrast(name: str, i: int) -> float:
     """Inside the fake's region: log change of the fine band's gradient energy along
     :data:`SMEAR_ANGLE` minus that across it (0 for an isotropic trace)."""
-    from fakescope.data.generators.bands import ANGLES, direction_log_energy
+    from fakescope.data.generators.bands import ANGLES, direction_log_energy, orientation_contrasts
     from fakescope.data.generators.local import SMEAR_ANGLE
 
     img, lm = _synth(i, 128)
     res = create_generator(name)(img, lm, np.random.default_rng(i), donor=_synth((i + 1) % 4, 128))
     inner = res.mask > 0.5
     change = direction_log_energy(res.image, inner) - direction_log_energy(img, inner)
-    along = list(ANGLES).index(round(np.rad2deg(SMEAR_ANGLE)))
-    return float(change[along] - change[(along + len(ANGLES) // 2) % len(ANGLES)])
+    return float(orientation_contrasts(change)[list(ANGLES).index(round(np.rad2deg(SMEAR_ANGLE)))])
 
 
 def test_diffusion_inpaint_loses_detail_along_one_direction():

@@ -50,11 +50,16 @@ def direction_log_energy(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.log(np.mean(d ** 2, axis=1) + 1e-6)
 
 
+def orientation_contrasts(change: np.ndarray) -> np.ndarray:
+    """``(len(ANGLES),)`` ``c(t) = change(t) - change(t + 90)`` for a ``(len(ANGLES),)`` change
+    of :func:`direction_log_energy` (0 everywhere for an isotropic change)."""
+    return change - np.roll(change, -len(ANGLES) // 2)
+
+
 def orientation_contrast(change: np.ndarray) -> tuple[float, int]:
-    """``(c, angle)`` of the lowest ``c(t) = change(t) - change(t + 90)`` for a
-    ``(len(ANGLES),)`` change of :func:`direction_log_energy`: the direction detail was lost
-    along most, relative to across it."""
-    c = change - np.roll(change, -len(ANGLES) // 2)
+    """``(c, angle)`` of the lowest :func:`orientation_contrasts`: the direction detail was
+    lost along most, relative to across it."""
+    c = orientation_contrasts(change)
     k = int(np.argmin(c))
     return float(c[k]), int(ANGLES[k])
 
