@@ -18,7 +18,7 @@ import time
 import torch
 
 from fakescope.models import create_detector
-from fakescope.uncertainty.sampling import predict_samples
+from fakescope.models.predict import predict_samples
 
 
 def _time(fn, repeats: int, device: torch.device) -> float:

@@ -23,11 +23,27 @@ def toy_manifest(tmp_path_factory):
 def toy_checkpoint(toy_manifest, tmp_path_factory):
     """A tiny detector trained 2 epochs on the toy dataset; returns its run folder."""
     from fakescope.config import load_config
-    from fakescope.train.recipe import train_from_config
+    from fakescope.train.run import fit_or_reuse
 
     out = tmp_path_factory.mktemp("run")
     cfg = load_config(None, [f"data.manifest={toy_manifest}", "data.image_size=32",
                              "model.name=tiny", "train.epochs=2", "train.batch_size=16",
                              "optim.lr=0.01", "train.progress=false"])
-    train_from_config(cfg, out_dir=out)
+    fit_or_reuse(cfg, out=out)
     return out
+
+
+@pytest.fixture
+def tiny_detector():
+    """An untrained tiny detector with head dropout 0.5, 32 px, eval mode."""
+    from fakescope.models import create_detector
+
+    torch.manual_seed(0)
+    return create_detector("tiny", dropout=0.5, image_size=32).eval()
+
+
+@pytest.fixture
+def images():
+    """Six random images ``(6, 3, 32, 32)`` in [0, 1]."""
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(6, 3, 32, 32, generator=g)

@@ -18,8 +18,9 @@ from fakescope.data.dataset import resize_to_tensor
 from fakescope.data.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, list_media, load_image
 from fakescope.errors import ConfigError, DataError
 from fakescope.models.checkpoint import load_detector
-from fakescope.models.detector import p_fake as p_fake_of
-from fakescope.train.distributed import resolve_device
+from fakescope.models.device import resolve_device
+from fakescope.models.predict import load_members, predict
+from fakescope.uncertainty.decompose import COMPONENTS, decompose
 
 
 def _load_all(files: list[Path], size: int) -> tuple[list[tuple[Path, torch.Tensor]], list[dict]]:
@@ -82,16 +83,9 @@ def detect_images(paths: list[str | Path], checkpoint: str | Path | list[str | P
     if ok:
         images = torch.stack([t for _, t in ok])
         if uncertainty == "none":
-            probs = []
-            with torch.no_grad():
-                for i in range(0, len(images), batch_size):
-                    logits = model(images[i:i + batch_size].to(dev))["detect"]
-                    probs.append(torch.softmax(logits.float(), -1).cpu())
-            pf = p_fake_of(torch.cat(probs)).tolist()
+            pf = predict(model, images, method="none", batch_size=batch_size).p_fake.tolist()
             found = [{"p_fake": p} for p in pf]
         else:
-            from fakescope.uncertainty.sampling import detect_with_uncertainty
-
             members = [m for m, _ in loaded] if uncertainty == "ensemble" else model
             found = detect_with_uncertainty(members, images, method=uncertainty, samples=samples,
                                             map_dir=map_dir, names=[f.stem for f, _ in ok],
@@ -101,3 +95,45 @@ def detect_images(paths: list[str | Path], checkpoint: str | Path | list[str | P
             r["verdict"] = "fake" if r["p_fake"] >= threshold else "real"
             results[str(f)] = {"path": str(f), "kind": "image", **r}
     return [results[str(f)] for f in files]
+
+
+def detect_with_uncertainty(model, images, *, method: str = "mc_head", samples: int = 32,
+                            map_dir: str | Path | None = None, names: list[str] | None = None,
+                            batch_size: int = 32, seed: int = 0) -> list[dict]:
+    """Score images with uncertainty: one dict per image, in order.
+
+    ``images``: ``(N, 3, H, W)`` in [0, 1]. Each dict is ``{"p_fake", "uncertainty": {"total",
+    "aleatoric", "epistemic", "variance"}}`` (see :mod:`fakescope.uncertainty.decompose`).
+    With ``map_dir``, writes ``<name>_saliency.png`` (mean input-gradient saliency over passes)
+    and ``<name>_uncertainty.png`` (its variance over passes) overlays and adds their paths under
+    ``"maps"``. Pixel maps of ``tta`` use ``mc_head`` when the head has dropout, else ``none``.
+    """
+    probs = predict(model, images, method=method, samples=samples, seed=seed,
+                    batch_size=batch_size).probs
+    d = decompose(probs)
+    out = [{"p_fake": float(d["p_fake"][i]),
+            "uncertainty": {k: float(d[k][i]) for k in COMPONENTS}} for i in range(len(d["total"]))]
+    if map_dir is None:
+        return out
+    from fakescope.uncertainty.maps import PIXEL_METHODS, pixel_maps, save_overlay
+
+    if isinstance(model, (list, tuple)):  # ensemble: pixel maps of the first member
+        model = load_members(model)[0]
+    map_method = method
+    if method not in PIXEL_METHODS:
+        drop = getattr(model, "head_dropout", None)
+        map_method = "mc_head" if drop is not None and drop.p > 0 else "none"
+    names = names or [f"image_{i:05d}" for i in range(len(out))]
+    folder = Path(map_dir)
+    x = torch.as_tensor(images)
+    for i in range(0, len(out), batch_size):
+        maps = pixel_maps(model, x[i:i + batch_size], method=map_method,
+                          samples=samples if map_method != "none" else 1, seed=seed)
+        for j in range(maps["mean"].shape[0]):
+            k = i + j
+            out[k]["maps"] = {
+                "saliency": str(save_overlay(folder / f"{names[k]}_saliency.png", x[k],
+                                             maps["mean"][j])),
+                "uncertainty": str(save_overlay(folder / f"{names[k]}_uncertainty.png", x[k],
+                                                maps["variance"][j]))}
+    return out

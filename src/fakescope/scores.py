@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from fakescope.data.manifest import parse_labels
 from fakescope.data.tables import read_table, write_table
@@ -71,3 +72,30 @@ def read_scores(path: str | Path) -> pd.DataFrame:
 def write_scores(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a scores table (CSV or Parquet by suffix), atomically."""
     return write_table(df, path)
+
+
+def scores_table(ds, indices: np.ndarray, logits: np.ndarray,
+                 class_names: list[str]) -> pd.DataFrame:
+    """Scores table rows for items ``indices (M,)`` of a ``ManifestDataset`` ``ds`` with detection
+    logits ``(M, C)``: ``sample_id, label, p_fake = 1 - softmax(logits)_0, pred, logit_k``, every
+    other manifest column, and ``row`` (the item's index in ``ds``).
+
+    ``attrs["skipped"]`` holds the dataset's unreadable items, ``attrs["class_names"]`` the classes.
+    """
+    probs = torch.softmax(torch.from_numpy(logits).float(), dim=-1).numpy()
+    rows = ds.df.iloc[indices]
+    out = pd.DataFrame({
+        "sample_id": rows["sample_id"].to_numpy(),
+        "label": rows["label"].to_numpy(),
+        "p_fake": 1.0 - probs[:, 0].astype(np.float64),
+        "pred": [class_names[i] for i in probs.argmax(1)] if len(probs) else [],
+    })
+    for k in range(logits.shape[1]):
+        out[f"logit_{k}"] = logits[:, k]
+    keep = [c for c in rows.columns if c not in ("sample_id", "label")]
+    for c in keep:
+        out[c] = rows[c].to_numpy()
+    out["row"] = indices
+    out.attrs["skipped"] = dict(getattr(ds, "bad_items", {}))
+    out.attrs["class_names"] = list(class_names)
+    return out

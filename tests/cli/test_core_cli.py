@@ -118,3 +118,20 @@ def test_detect_uncertainty_mc_and_ensemble(toy_checkpoint, toy_manifest, tmp_pa
     assert json.loads(res.stdout)[0]["uncertainty"]["epistemic"] >= 0
     code, out = _main_exit(["detect", img, "--model", best, "--uncertainty", "ensemble"], capsys)
     assert code == 2 and "two or more --model" in out.err
+
+
+def test_train_refuses_a_run_with_other_settings_and_retrains_when_asked(toy_manifest, tmp_path,
+                                                                          capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{manifest: {toy_manifest}, image_size: 32}}\nmodel: {{name: tiny}}\n"
+                   "train: {epochs: 1, batch_size: 16, progress: false}\n")
+    args = ["train", str(cfg), "--out", str(tmp_path / "run")]
+    assert runner.invoke(app, args).exit_code == 0
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0 and "reusing" in res.output
+    code, out = _main_exit([*args, "--set", "train.epochs=2"], capsys)
+    assert code == 2 and "train.epochs: 1 -> 2" in out.err and "Traceback" not in out.err
+    res = runner.invoke(app, [*args, "--set", "train.epochs=2", "--retrain"])
+    assert res.exit_code == 0, res.output
+    hist = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(hist) == 2

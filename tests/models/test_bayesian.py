@@ -20,7 +20,7 @@ from fakescope.models.bayesian import (
 )
 from fakescope.models.checkpoint import load_detector, save_detector
 from fakescope.train.losses import create_loss
-from fakescope.uncertainty.sampling import predict_samples
+from fakescope.models.predict import predict_samples
 
 
 @pytest.fixture

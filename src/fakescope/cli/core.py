@@ -16,27 +16,32 @@ def train(
     config: Path = typer.Argument(..., help="YAML training config (see configs/)."),
     set_: list[str] = typer.Option([], "--set", help="Override a key, e.g. --set optim.lr=3e-4."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default: config's out_dir)."),
+    retrain: bool = typer.Option(False, "--retrain", help="Replace a finished run in OUT that was "
+                                 "made with other settings or rows (default: refuse)."),
 ):
     """Train a detector from a YAML config; the best checkpoint is chosen on the validation split.
 
-    Resumes automatically from OUT/last when it exists. Multi-process:
+    Resumes automatically from OUT/last when it exists; a finished run with the same settings
+    and rows is reused, one with other settings is refused unless --retrain. Multi-process:
     `torchrun --nproc_per_node 2 -m fakescope.cli.main train CONFIG`.
 
     Example: fakescope train configs/resnet18.yaml --set train.epochs=3 --out runs/r18
     """
     from fakescope.config import load_config
-    from fakescope.scores import write_scores
-    from fakescope.train.recipe import train_from_config
+    from fakescope.data.manifest import select_split
+    from fakescope.train.run import is_main_process, config_rows, fit_or_reuse, score
 
     cfg = load_config(config, set_)
-    engine, result, data = train_from_config(cfg, out_dir=out)
-    if engine.dist.is_main:
-        console.print(f"best {result.metric} = {result.best_metric:.4f} at epoch "
-                      f"{result.best_epoch}; checkpoint: {result.best_checkpoint}")
-        if data.test is not None:
-            scores = engine.predict(data.test)
-            path = write_scores(scores, engine.out / "scores_test.csv")
-            console.print(f"test scores: {path}")
+    rows = config_rows(cfg)
+    run = fit_or_reuse(cfg, rows, out, retrain=retrain, log=console.print)
+    if not is_main_process():
+        return
+    console.print(f"best {run.metric} = {run.best_metric:.4f} at epoch {run.best_epoch}; "
+                  f"checkpoint: {run.best_checkpoint}")
+    test = select_split(rows, cfg.data.test_split)
+    if len(test):
+        scores = score(run, test, cache=run.out / "scores_test.csv")
+        console.print(f"test scores: {run.out / 'scores_test.csv'} ({len(scores)} rows)")
 
 
 def evaluate(
@@ -52,36 +57,24 @@ def evaluate(
 
     Example: fakescope evaluate --model runs/r18/best --manifest data/manifest.csv --split test
     """
-    from fakescope.data.dataset import ManifestDataset
     from fakescope.data.manifest import read_manifest, select_split
+    from fakescope.errors import DataError
     from fakescope.metrics.summary import flat_table, summarize_scores
-    from fakescope.models.checkpoint import load_detector
     from fakescope.scores import write_scores
-    from fakescope.train.engine import scores_table
+    from fakescope.train.run import load_run, score
 
-    det, meta = load_detector(model)
+    run = load_run(model)
     df = read_manifest(manifest)
     if split != "all":
         df = select_split(df, split)
     if df.empty:
-        from fakescope.errors import DataError
-
         raise DataError(f"no rows in split {split!r}", path=manifest)
-    target = "binary" if det.num_classes == 2 else "multiclass"
-    ds = ManifestDataset(df, image_size=meta["architecture"]["image_size"], target=target,
-                         class_names=det.class_names, on_error="skip")
-    from fakescope.config import TrainConfig
-    from fakescope.train.engine import Engine
-
-    cfg = TrainConfig()
-    cfg.train.eval_batch_size = batch_size
-    engine = Engine(det, cfg, out_dir=out.parent)
-    scores = scores_table(ds, *engine.predict_logits(ds), det.class_names)
+    scores = score(run, df, batch_size=batch_size)
     write_scores(scores, out)
     summary = summarize_scores(scores, n_boot=bootstrap)
-    summary["skipped"] = ds.bad_items
+    summary["skipped"] = scores.attrs["skipped"]
     print_table(flat_table(summary), title=f"{manifest} [{split}] — {len(scores)} scored, "
-                f"{len(ds.bad_items)} skipped")
+                f"{len(summary['skipped'])} skipped")
     console.print(f"scores: {out}")
     if json_out:
         write_json(summary, json_out)

@@ -1,6 +1,6 @@
 """CLI commands of the 'uncertainty' topic: ``fakescope calibrate`` and ``fakescope study
 uncertainty``. (``fakescope detect --uncertainty`` lives in cli/core.py and calls
-``fakescope.uncertainty.sampling.detect_with_uncertainty``.)"""
+``fakescope.detect.detect_with_uncertainty``.)"""
 
 from __future__ import annotations
 

@@ -140,8 +140,30 @@ def resolve_path(df: pd.DataFrame, value: str) -> Path:
     return Path(df.attrs.get("root", ".")) / p
 
 
+def subset(df: pd.DataFrame, rows, *, reset_index: bool = True) -> pd.DataFrame:
+    """The rows of a manifest selected by ``rows`` (a boolean mask, or index labels), keeping
+    ``attrs`` (origin and root, so relative paths still resolve); index reset unless asked."""
+    out = df[rows] if isinstance(rows, (pd.Series, np.ndarray)) else df.loc[rows]
+    return like(out.reset_index(drop=True) if reset_index else out, df)
+
+
+def like(new: pd.DataFrame, manifest: pd.DataFrame) -> pd.DataFrame:
+    """``new`` (rows derived from ``manifest``, e.g. by ``pd.concat`` or ``sample``) with the
+    manifest's ``attrs`` (origin and root)."""
+    new.attrs = dict(manifest.attrs)
+    return new
+
+
 def select_split(df: pd.DataFrame, split: str) -> pd.DataFrame:
     """Rows of one split, keeping ``attrs`` (the root), index reset."""
-    out = df[df["split"] == split].reset_index(drop=True)
-    out.attrs = dict(df.attrs)
-    return out
+    return subset(df, df["split"] == split)
+
+
+def fingerprint(df: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> str:
+    """SHA-256 of ``columns`` of ``df``'s rows, order-free (rows sorted by ``sample_id``): two
+    tables with the same samples, paths, labels and splits have the same fingerprint."""
+    import hashlib
+
+    cols = [c for c in dict.fromkeys(("sample_id", *columns)) if c in df.columns]
+    table = df[cols].astype(str).sort_values("sample_id", kind="stable")
+    return hashlib.sha256(table.to_csv(index=False).encode()).hexdigest()

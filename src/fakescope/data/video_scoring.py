@@ -16,7 +16,7 @@ from fakescope.data.dataset import resize_to_tensor
 from fakescope.data.faces import align_face, create_face_detector, select_faces
 from fakescope.data.video import read_frames
 from fakescope.errors import DataError
-from fakescope.models.detector import p_fake
+from fakescope.models.predict import predict
 
 
 def score_video(model: torch.nn.Module, path: str | Path, *, frames: int = 32,
@@ -55,16 +55,8 @@ def score_video(model: torch.nn.Module, path: str | Path, *, frames: int = 32,
     if not tensors:
         raise DataError(f"no face found in any of {len(decoded)} sampled frames", path=path,
                         hint="score whole frames instead (face_extractor=None)")
-    was_training = model.training
-    model.eval()
-    probs = []
-    with torch.no_grad():
-        x = torch.stack(tensors)
-        for i in range(0, len(x), batch_size):
-            logits = model(x[i:i + batch_size].to(dev))["detect"]
-            probs.append(torch.softmax(logits.float(), -1).cpu())
-    model.train(was_training)
-    pf = p_fake(torch.cat(probs)).tolist()
+    pf = predict(model, torch.stack(tensors), method="none", batch_size=batch_size,
+                 device=dev).p_fake.tolist()
     it = iter(pf)
     for rec in records:
         if rec["face"]:

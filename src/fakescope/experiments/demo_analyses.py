@@ -80,7 +80,7 @@ def uncertainty_analysis(report: Report, scores: dict[str, pd.DataFrame], test: 
     from fakescope.models.checkpoint import load_detector
     from fakescope.report.plots import heatmap
     from fakescope.uncertainty.decompose import decompose
-    from fakescope.uncertainty.sampling import predict_samples
+    from fakescope.models.predict import predict_samples
 
     unc_rows, cal_rows, figs, by_gen = [], [], [], {}
     for name, s in scores.items():

@@ -77,7 +77,7 @@ class UncertaintyStudyConfig:
     progress: bool = False
 
     def validate(self) -> None:
-        from fakescope.uncertainty.sampling import METHODS
+        from fakescope.models.predict import METHODS
 
         bad = [m for m in self.methods if m not in METHODS or m == "none"]
         if bad:
@@ -313,7 +313,7 @@ class _Study:
             self._logo(det)
 
     def _predict(self, members, method: str) -> tuple[torch.Tensor, float]:
-        from fakescope.uncertainty.sampling import predict_samples
+        from fakescope.models.predict import predict_samples
 
         t0 = time.perf_counter()
         probs = predict_samples(members, self.x_test, method=method, samples=self.cfg.samples,
@@ -366,7 +366,7 @@ class _Study:
             fit_temperature,
             nll,
         )
-        from fakescope.uncertainty.sampling import predict_samples
+        from fakescope.models.predict import predict_samples
 
         x_val, val_rows, skipped = load_split(self.df, "val", self.cfg.image_size)
         self.skipped.update(skipped)
@@ -385,7 +385,7 @@ class _Study:
         self.rows["calibration"].append(row)
 
     def _multiclass(self, det: str) -> None:
-        from fakescope.uncertainty.sampling import predict_samples
+        from fakescope.models.predict import predict_samples
 
         model = train_detector(self.cfg, self.df, det, self.run_dir(det, "multiclass"),
                                target="multiclass")
@@ -474,7 +474,7 @@ class _Study:
 
     def _logo(self, det: str) -> None:
         from fakescope.uncertainty.decompose import decompose
-        from fakescope.uncertainty.sampling import predict_samples
+        from fakescope.models.predict import predict_samples
 
         if len(self.generators) < 2:
             return

@@ -1,6 +1,14 @@
-"""Stochastic predictions: one interface returning class-probability samples ``(T, N, C)``.
+"""The one prediction path: class probabilities of a detector, deterministic or stochastic.
 
-``predict_samples(model_or_models, images, method=..., samples=T, seed=...)`` with ``method``:
+Every place that turns images into P(fake) — ``fakescope detect``, ``evaluate`` and the run step,
+video scoring, the studies, the robustness sweep and the uncertainty code — calls
+:func:`predict` (or its shorthand :func:`predict_samples`)::
+
+    pred = predict(model, images, method="none")          # pred.probs: (1, N, C), pred.logits: (N, C)
+    pred = predict(model, loader, method="mc_head", samples=16)   # pred.probs: (T, N, C)
+    pred.p_fake                                           # (N,) = 1 - mean_t probs[t, :, 0]
+
+``method``:
 
 - ``"none"``: one deterministic pass (``T = 1``).
 - ``"mc"``: MC dropout over the whole network: the model in ``eval()`` (BatchNorm uses running
@@ -19,9 +27,11 @@
   whole batch (border padding).
 
 ``images``: a float tensor/array ``(N, 3, H, W)`` in [0, 1] pixel units, or an iterable of such
-batches (or of dicts with an ``"image"`` entry, as ``ManifestDataset`` loaders yield). Returns a
-**torch float32 tensor on the CPU** of shape ``(T, N, C)``: softmax probabilities of the
-``head`` (default ``"detect"``; class 0 = real).
+batches (or of dicts with ``"image"`` and optionally ``"index"`` entries, as ``ManifestDataset``
+loaders yield; ``None`` batches are skipped). ``pred.probs`` is a **torch float32 tensor on the
+CPU** of shape ``(T, N, C)``: softmax probabilities of the ``head`` (default ``"detect"``; class
+0 = real); ``pred.logits`` the raw logits ``(N, C)`` of a deterministic pass (``method="none"``),
+``pred.index`` the ``"index"`` entries of dict batches.
 
 Seeds: every stochastic method runs under ``torch.random.fork_rng`` seeded with ``seed``, so the
 same seed gives the same samples and the caller's global RNG is untouched.
@@ -30,7 +40,8 @@ same seed gives the same samples and the caller's global RNG is untouched.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakescope.errors import ConfigError, DataError, ModelError
+from fakescope.models.detector import p_fake
 
 METHODS = ("none", "mc", "mc_head", "bnn", "ensemble", "tta")
 DROPOUT_TYPES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
@@ -51,8 +63,10 @@ def _device_of(model: nn.Module, device) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def iter_batches(images, batch_size: int) -> Iterator[torch.Tensor]:
-    """Yield float ``(B, 3, H, W)`` batches from a tensor/array or an iterable of batches."""
+def iter_batches(images, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Yield ``(x, index)`` pairs: float batches ``x: (B, 3, H, W)`` from a tensor/array or an
+    iterable of batches; ``index: (B,)`` is the batch's ``"index"`` entry when batches are dicts
+    (as ``ManifestDataset`` loaders yield), else None. ``None`` batches are skipped."""
     if isinstance(images, (torch.Tensor, np.ndarray)):
         x = torch.as_tensor(images)
         if x.ndim == 3:
@@ -60,12 +74,19 @@ def iter_batches(images, batch_size: int) -> Iterator[torch.Tensor]:
         if x.ndim != 4 or x.shape[1] != 3:
             raise DataError(f"images must be (N, 3, H, W), got shape {tuple(x.shape)}")
         for i in range(0, x.shape[0], batch_size):
-            yield x[i:i + batch_size].float()
+            yield x[i:i + batch_size].float(), None
         return
     for batch in images:
+        if batch is None:  # collate_skip: every item of the batch was unreadable
+            continue
+        index = None
         if isinstance(batch, dict):
-            batch = batch["image"]
-        yield from iter_batches(batch, batch_size)
+            batch, index = batch["image"], batch.get("index")
+        start = 0
+        for x, _ in iter_batches(batch, batch_size):
+            part = None if index is None else torch.as_tensor(index)[start:start + len(x)]
+            start += len(x)
+            yield x, part
 
 
 def dropout_modules(model: nn.Module) -> list[nn.Module]:
@@ -150,35 +171,83 @@ def load_members(models) -> list[nn.Module]:
     return out
 
 
-def predict_samples(model_or_models, images, *, method: str = "mc", samples: int = 16,
-                    seed: int = 0, batch_size: int = 64, device=None, head: str = "detect",
-                    max_shift: float = 0.05, max_scale: float = 0.1) -> torch.Tensor:
-    """Class-probability samples ``(T, N, C)`` (torch float32, CPU); see the module doc."""
+@dataclass
+class Prediction:
+    """What :func:`predict` returns.
+
+    ``probs``: ``(T, N, C)`` float32 CPU class probabilities of ``T`` passes; ``logits``: raw
+    ``(N, C)`` logits of the deterministic pass (``method="none"``, else None); ``index``:
+    ``(N,)`` int64 dataset indices when the input batches carried them, else None.
+    """
+
+    probs: torch.Tensor
+    logits: torch.Tensor | None = None
+    index: torch.Tensor | None = None
+
+    @property
+    def p_fake(self) -> torch.Tensor:
+        """``(N,)`` P(fake) = ``1 - mean_t probs[t, :, 0]`` (class 0 is real)."""
+        return p_fake(self.probs.mean(0))
+
+
+def predict(model_or_models, images, *, method: str = "none", samples: int = 16, seed: int = 0,
+            batch_size: int = 64, device=None, head: str = "detect", max_shift: float = 0.05,
+            max_scale: float = 0.1, autocast: torch.dtype | None = None,
+            channels_last: bool = False) -> Prediction:
+    """Class probabilities of ``images`` under ``method`` (see the module doc).
+
+    ``autocast``: run the forward passes under ``torch.autocast`` with this dtype (the engine's
+    mixed precision); ``channels_last``: feed NHWC batches (the engine's memory layout).
+    """
     if method not in METHODS:
-        raise ConfigError(f"unknown uncertainty method {method!r}", hint=f"use one of {', '.join(METHODS)}")
+        raise ConfigError(f"unknown uncertainty method {method!r}",
+                          hint=f"use one of {', '.join(METHODS)}")
     if samples < 1:
         raise ConfigError(f"samples must be >= 1, got {samples}")
     members = load_members(model_or_models)
     if method != "ensemble" and len(members) > 1:
         raise ConfigError(f"method {method!r} takes one model, got {len(members)}",
                           hint="use method='ensemble' for several checkpoints")
-    model = members[0]
-    dev = _device_of(model, device)
+    dev = _device_of(members[0], device)
+    cast = (torch.autocast(device_type=dev.type, dtype=autocast) if autocast is not None
+            else nullcontext())
+    probs, logits, index = [], [], []
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []), torch.no_grad():
         torch.manual_seed(seed)
-        parts = [_predict_batch(members, x.to(dev), method, samples, seed, head,
-                                max_shift, max_scale).float().cpu()
-                 for x in iter_batches(images, batch_size)]
-    if not parts:
+        for x, idx in iter_batches(images, batch_size):
+            x = x.to(dev, non_blocking=dev.type == "cuda")
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with cast:
+                out = _predict_batch(members, x, method, samples, seed, head, max_shift,
+                                     max_scale)
+            if method == "none":
+                logits.append(out.float().cpu())
+                out = out.float().softmax(-1)[None]
+            probs.append(out.float().cpu())
+            if idx is not None:
+                index.append(idx.cpu().long())
+    if not probs:
         raise DataError("no images to predict")
-    return torch.cat(parts, dim=1)
+    return Prediction(torch.cat(probs, dim=1), torch.cat(logits) if logits else None,
+                      torch.cat(index) if len(index) == len(probs) else None)
+
+
+def predict_samples(model_or_models, images, *, method: str = "mc", samples: int = 16,
+                    seed: int = 0, batch_size: int = 64, device=None, head: str = "detect",
+                    max_shift: float = 0.05, max_scale: float = 0.1) -> torch.Tensor:
+    """Class-probability samples ``(T, N, C)`` (torch float32, CPU): ``predict(...).probs``."""
+    return predict(model_or_models, images, method=method, samples=samples, seed=seed,
+                   batch_size=batch_size, device=device, head=head, max_shift=max_shift,
+                   max_scale=max_scale).probs
 
 
 def _predict_batch(members, x, method, t, seed, head, max_shift, max_scale) -> torch.Tensor:
+    """Probabilities ``(T, B, C)`` of one batch; raw logits ``(B, C)`` for ``method="none"``."""
     model = members[0]
     if method == "none":
         with mc_mode(model, []):
-            return _logits(model(x), head).softmax(-1)[None]
+            return _logits(model(x), head)
     if method == "ensemble":
         outs = []
         for m in members:
@@ -254,48 +323,3 @@ def mc_dropout(model: nn.Module, num_estimators: int, *, head_only: bool = True,
     """Wrap ``model`` so ``forward(x)`` returns ``num_estimators`` MC-dropout logits ``(T, N, C)``
     (like torch-uncertainty's ``mc_dropout(model, num_estimators)``)."""
     return MCDropout(model, num_estimators, head_only=head_only, head=head)
-
-
-
-def detect_with_uncertainty(model, images, *, method: str = "mc_head", samples: int = 32,
-                            map_dir: str | Path | None = None, names: list[str] | None = None,
-                            batch_size: int = 32, seed: int = 0) -> list[dict]:
-    """Score images with uncertainty: one dict per image, in order.
-
-    ``images``: ``(N, 3, H, W)`` in [0, 1]. Each dict is ``{"p_fake", "uncertainty": {"total",
-    "aleatoric", "epistemic", "variance"}}`` (see :mod:`fakescope.uncertainty.decompose`).
-    With ``map_dir``, writes ``<name>_saliency.png`` (mean input-gradient saliency over passes)
-    and ``<name>_uncertainty.png`` (its variance over passes) overlays and adds their paths under
-    ``"maps"``. Pixel maps of ``tta`` use ``mc_head`` when the head has dropout, else ``none``.
-    """
-    from fakescope.uncertainty.decompose import COMPONENTS, decompose
-
-    probs = predict_samples(model, images, method=method, samples=samples, seed=seed,
-                            batch_size=batch_size)
-    d = decompose(probs)
-    out = [{"p_fake": float(d["p_fake"][i]),
-            "uncertainty": {k: float(d[k][i]) for k in COMPONENTS}} for i in range(len(d["total"]))]
-    if map_dir is None:
-        return out
-    from fakescope.uncertainty.maps import PIXEL_METHODS, pixel_maps, save_overlay
-
-    if isinstance(model, (list, tuple)):  # ensemble: pixel maps of the first member
-        model = load_members(model)[0]
-    map_method = method
-    if method not in PIXEL_METHODS:
-        drop = getattr(model, "head_dropout", None)
-        map_method = "mc_head" if drop is not None and drop.p > 0 else "none"
-    names = names or [f"image_{i:05d}" for i in range(len(out))]
-    folder = Path(map_dir)
-    x = torch.as_tensor(images)
-    for i in range(0, len(out), batch_size):
-        maps = pixel_maps(model, x[i:i + batch_size], method=map_method,
-                          samples=samples if map_method != "none" else 1, seed=seed)
-        for j in range(maps["mean"].shape[0]):
-            k = i + j
-            out[k]["maps"] = {
-                "saliency": str(save_overlay(folder / f"{names[k]}_saliency.png", x[k],
-                                             maps["mean"][j])),
-                "uncertainty": str(save_overlay(folder / f"{names[k]}_uncertainty.png", x[k],
-                                                maps["variance"][j]))}
-    return out

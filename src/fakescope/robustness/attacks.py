@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakescope.errors import ConfigError
-from fakescope.uncertainty.sampling import mc_mode
+from fakescope.models.predict import mc_mode
 
 NORMS = ("linf", "l2")
 

@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from fakescope.robustness.attacks import attack
 from fakescope.robustness.perturb import DEFAULT_LEVELS, PERTURBATIONS, perturb
 from fakescope.uncertainty.decompose import COMPONENTS, decompose
-from fakescope.uncertainty.sampling import predict_samples
+from fakescope.models.predict import predict_samples
 
 ATTACKS = ("fgsm", "fgsm_l2", "pgd", "pgd_linf", "pgd_l2")
 

@@ -28,13 +28,6 @@ class DistInfo:
         return self.rank == 0
 
 
-def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto`` -> ``cuda:<local_rank>`` when CUDA is available, else CPU."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    return torch.device(name)
-
-
 def init_distributed(device: torch.device) -> DistInfo:
     """Join the process group that ``torchrun`` describes; no-op for a single process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -40,12 +40,14 @@ from fakescope.errors import ConfigError, DataError, ModelError
 from fakescope.metrics.detection import detection_metrics
 from fakescope.models.checkpoint import load_detector, read_meta, save_detector
 from fakescope.models.detector import Detector
+from fakescope.models.device import resolve_device
+from fakescope.models.predict import predict
+from fakescope.scores import scores_table
 from fakescope.train.distributed import (
     DistInfo,
     barrier,
     broadcast_object,
     init_distributed,
-    resolve_device,
 )
 from fakescope.train.losses import create_loss
 from fakescope.train.paired_sampler import create_train_sampler
@@ -398,23 +400,18 @@ class Engine:
         model, _ = load_detector(self.out / "best", device=self.device)
         self.model.load_state_dict(model.state_dict())
 
-    @torch.no_grad()
     def predict_logits(self, ds: ManifestDataset) -> tuple[np.ndarray, np.ndarray]:
         """``(indices (M,), logits (M, C))`` for every readable item of ``ds`` (eval mode)."""
         self.model.eval()
         loader = DataLoader(ds, batch_size=self.cfg.train.eval_batch_size, shuffle=False,
                             collate_fn=collate_skip, num_workers=self.cfg.data.num_workers)
-        idx, logits = [], []
-        for batch in loader:
-            if batch is None:
-                continue
-            with self._autocast():
-                out = self.model(self._images(batch["image"]))["detect"]
-            idx.append(batch["index"].numpy())
-            logits.append(out.float().cpu().numpy())
-        if not idx:
+        try:
+            pred = predict(self.model, loader, method="none", device=self.device,
+                           batch_size=self.cfg.train.eval_batch_size, autocast=self.amp_dtype,
+                           channels_last=self.channels_last)
+        except DataError:  # no readable item
             return np.zeros(0, np.int64), np.zeros((0, self.model.num_classes), np.float32)
-        return np.concatenate(idx), np.concatenate(logits)
+        return pred.index.numpy(), pred.logits.numpy()
 
     def predict(self, ds: ManifestDataset) -> pd.DataFrame:
         """The scores table of ``ds`` (see :mod:`fakescope.scores`)."""
@@ -429,25 +426,3 @@ class Engine:
         metrics = detection_metrics(scores["label"], scores["p_fake"]).to_dict()
         metrics["loss"] = float(F.cross_entropy(logits, targets)) if len(scores) else math.nan
         return metrics, scores
-
-
-def scores_table(ds: ManifestDataset, indices: np.ndarray, logits: np.ndarray,
-                 class_names: list[str]) -> pd.DataFrame:
-    """Scores table rows for dataset items ``indices`` with detection logits ``(M, C)``."""
-    probs = torch.softmax(torch.from_numpy(logits).float(), dim=-1).numpy()
-    rows = ds.df.iloc[indices]
-    out = pd.DataFrame({
-        "sample_id": rows["sample_id"].to_numpy(),
-        "label": rows["label"].to_numpy(),
-        "p_fake": 1.0 - probs[:, 0].astype(np.float64),
-        "pred": [class_names[i] for i in probs.argmax(1)] if len(probs) else [],
-    })
-    for k in range(logits.shape[1]):
-        out[f"logit_{k}"] = logits[:, k]
-    keep = [c for c in rows.columns if c not in ("sample_id", "label")]
-    for c in keep:
-        out[c] = rows[c].to_numpy()
-    out["row"] = indices
-    out.attrs["skipped"] = dict(getattr(ds, "bad_items", {}))
-    out.attrs["class_names"] = list(class_names)
-    return out

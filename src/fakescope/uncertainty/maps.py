@@ -31,7 +31,7 @@ from sklearn.metrics import roc_auc_score
 
 from fakescope.errors import ConfigError, DataError
 from fakescope.uncertainty.decompose import COMPONENTS, decompose
-from fakescope.uncertainty.sampling import (
+from fakescope.models.predict import (
     dropout_modules,
     load_members,
     mc_mode,

@@ -5,7 +5,7 @@ from torch import nn
 from fakescope.errors import ConfigError, ModelError
 from fakescope.models import create_detector
 from fakescope.models.checkpoint import save_detector
-from fakescope.uncertainty.sampling import (
+from fakescope.models.predict import (
     _repeat_heads,
     augment,
     mc_dropout,
