@@ -58,14 +58,20 @@ def test_orientation_contrast_finds_the_direction_detail_was_lost_along():
 
 
 def test_eigenswap_loses_mid_detail_where_sbi_loses_fine_detail():
+    """Relative comparisons between generators on the same six faces (each row: mean log-std
+    change of a band, fake minus real; negative = detail lost): sbi loses the fine band most;
+    eigenswap's loss sits further from the fine band than sbi's and is well under half of sbi's
+    there, and it loses more mid detail than a warp (reenact), which moves detail rather than
+    removing it."""
     table = band_profile(["sbi", "eigenswap", "reenact"], faces=6, seed=1).set_index("generator")
     assert list(table.columns) == ["fine", "mid", "coarse", "orient", "angle", "n"]
     assert (table["n"] == 6).all()
     sbi, eig, reenact = table.loc["sbi"], table.loc["eigenswap"], table.loc["reenact"]
-    assert sbi["fine"] < sbi["mid"] < 0  # -0.60 < -0.29 here
-    assert eig["mid"] < eig["fine"] < 0  # -0.42 < -0.19
-    assert eig["fine"] > sbi["fine"] + 0.2
-    assert abs(reenact["mid"]) < 0.15  # a warp moves detail, it does not remove it (-0.06)
+    assert sbi["fine"] < sbi["mid"] < 0
+    assert eig["fine"] - eig["mid"] > sbi["fine"] - sbi["mid"] + 0.15
+    assert eig["fine"] > 0.5 * sbi["fine"]
+    assert eig["mid"] < reenact["mid"] - 0.05
+    assert reenact["mid"] > 0.5 * sbi["mid"]
 
 
 def test_cli_prints_and_writes_the_profile(tmp_path, capsys):
