@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -12,32 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fakescope.report.jsonable import to_json, write_json
+
+__all__ = ["console", "err_console", "print_table", "to_json", "write_json"]
+
 console = Console()
 err_console = Console(stderr=True)
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if hasattr(x, "item") and getattr(x, "ndim", 1) == 0:
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def to_json(obj: Any) -> str:
-    """JSON text with NaN/inf as null (strict JSON)."""
-    return json.dumps(_clean(obj), indent=2, default=str)
-
-
-def write_json(obj: Any, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_json(obj))
-    return path
 
 
 def _cell(v: Any, digits: int) -> str:

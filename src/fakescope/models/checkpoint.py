@@ -94,7 +94,16 @@ def load_detector(path: str | Path, *, device: str | torch.device | None = None,
     """Load a checkpoint folder (or its ``model.safetensors``) -> ``(model in eval mode, meta)``."""
     folder = _folder(path)
     meta = read_meta(folder)
-    model = build_from_meta(meta)
+    model = load_weights(build_from_meta(meta), folder)
+    model.to(device or "cpu").eval()
+    return model, meta
+
+
+def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
+    """Load a checkpoint folder's ``model.safetensors`` into ``model`` in place (strict), on
+    the device ``model`` is on; for detectors the registry cannot rebuild (e.g. a separability
+    feature extractor with a head)."""
+    folder = _folder(path)
     try:
         state = load_file(str(folder / WEIGHTS))
     except Exception as exc:
@@ -103,5 +112,4 @@ def load_detector(path: str | Path, *, device: str | torch.device | None = None,
     if missing or unexpected:
         raise ModelError(f"weights do not fit the architecture (missing {list(missing)[:3]}, "
                          f"unexpected {list(unexpected)[:3]})", path=folder / WEIGHTS)
-    model.to(device or "cpu").eval()
-    return model, meta
+    return model

@@ -17,26 +17,13 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if hasattr(x, "item") and callable(x.item) and getattr(x, "ndim", 0) == 0:
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, Path):
-        return str(x)
-    return x
+from fakescope.report.jsonable import jsonable
 
 
 @dataclass
@@ -102,7 +89,7 @@ class Report:
         meta.pop("tables")
         meta["figures"] = figures
         meta["table_files"] = table_files
-        meta = _jsonable(meta)
+        meta = jsonable(meta)
         (self.out / "sections" / f"{section.key}.json").write_text(json.dumps(meta, indent=2))
         return self.render()
 

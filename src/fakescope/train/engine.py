@@ -38,7 +38,7 @@ from fakescope.config import TrainConfig, save_config
 from fakescope.data.dataset import ManifestDataset, collate_skip
 from fakescope.errors import ConfigError, DataError, ModelError
 from fakescope.metrics.detection import detection_metrics
-from fakescope.models.checkpoint import load_detector, read_meta, save_detector
+from fakescope.models.checkpoint import load_detector, load_weights, read_meta, save_detector
 from fakescope.models.detector import Detector
 from fakescope.models.device import resolve_device
 from fakescope.models.predict import predict
@@ -396,9 +396,9 @@ class Engine:
                          cfg.train.select_metric, self.out / "best", history)
 
     def load_best(self) -> None:
-        """Load the weights of ``out/best`` into the engine's model."""
-        model, _ = load_detector(self.out / "best", device=self.device)
-        self.model.load_state_dict(model.state_dict())
+        """Load the weights of ``out/best`` into the engine's model (any Detector, registered
+        architecture or not)."""
+        load_weights(self.model, self.out / "best")
 
     def predict_logits(self, ds: ManifestDataset) -> tuple[np.ndarray, np.ndarray]:
         """``(indices (M,), logits (M, C))`` for every readable item of ``ds`` (eval mode)."""

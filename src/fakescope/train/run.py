@@ -35,7 +35,7 @@ from fakescope.config import TrainConfig, config_from_dict
 from fakescope.data.dataset import ManifestDataset, collate_skip
 from fakescope.data.manifest import fingerprint, read_manifest
 from fakescope.errors import ConfigError, DataError
-from fakescope.models.checkpoint import load_detector
+from fakescope.models.checkpoint import load_detector, load_weights
 from fakescope.models.detector import Detector
 from fakescope.models.device import resolve_device
 from fakescope.models.predict import predict
@@ -210,7 +210,9 @@ def fit_or_reuse(cfg: TrainConfig, rows: pd.DataFrame | None = None,
         elif old and old.get("finished"):
             if log:
                 log(f"      {out}: reusing the finished run (same settings and rows)")
-            det, _ = load_detector(out / "best", device=resolve_device(cfg.train.device))
+            device = resolve_device(cfg.train.device)
+            det = (load_weights(model.to(device), out / "best").eval() if model is not None
+                   else load_detector(out / "best", device=device)[0])
             history = json.loads((out / "history.json").read_text()) \
                 if (out / "history.json").is_file() else []
             return Run(det, cfg, out, old.get("best_epoch"), old.get("best_metric"),
