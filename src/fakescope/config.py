@@ -2,6 +2,10 @@
 
 Unknown keys and wrong types are :class:`~fakescope.errors.ConfigError`s that name the file and
 the key path (``optim.lr``). ``--set optim.lr=3e-4`` style overrides go through the same checks.
+
+Recipes ship inside the package (``fakescope/configs/*.yaml``): :func:`load_config` takes a path
+to a YAML file or the bare name of a packaged recipe (``"resnet18"``); :func:`list_recipes`
+names them and :func:`resolve_recipe` gives the file (copy it to make your own).
 """
 
 from __future__ import annotations
@@ -177,26 +181,69 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(raw)
 
 
-def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
-    """Load a YAML config (or the defaults when ``path`` is None) and apply overrides."""
+#: Folder of the packaged training recipes (``<name>.yaml``).
+RECIPES_DIR = Path(__file__).resolve().parent / "configs"
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def list_recipes() -> list[str]:
+    """Names of the packaged training recipes, sorted (``["resnet18", ...]``)."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def resolve_recipe(name_or_path: str | Path) -> Path:
+    """The YAML file a config argument means: a path that exists is that file; otherwise a bare
+    name (``"resnet18"`` or ``"resnet18.yaml"``, no folder) is the packaged recipe of that name.
+
+    Raises :class:`ConfigError` naming the packaged recipes for an unknown name or a missing
+    path, and for a path that is not a file.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    if path.exists():
+        raise ConfigError("not a file", path=path, hint="give a YAML config file")
+    known = list_recipes()
+    recipes = f"packaged recipes: {', '.join(known) or 'none'}"
+    bare = len(path.parts) == 1 and path.suffix in ("", *_YAML_SUFFIXES)
+    if bare:
+        name = path.stem if path.suffix else path.name
+        packaged = RECIPES_DIR / f"{name}.yaml"
+        if packaged.is_file():
+            return packaged
+        raise ConfigError(f"no config file or packaged recipe named {str(name_or_path)!r}",
+                          hint=f"{recipes}; or give the path to a YAML file")
+    example = f"; pass a name, e.g. `fakescope train {known[0]}`" if known else ""
+    raise ConfigError("config file not found", path=path, hint=recipes + example)
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = (), *,
+                settings: dict[str, Any] | None = None) -> TrainConfig:
+    """Load a YAML config (or the defaults when ``path`` is None) and apply overrides.
+
+    ``path``: a YAML file, or the name of a packaged recipe (see :func:`resolve_recipe`).
+    ``overrides``: ``--set``-style ``"optim.lr=3e-4"`` texts (values parsed as YAML);
+    ``settings``: the same as a dict of dotted keys to Python values
+    (``{"optim.lr": 3e-4, "loss.options": {"alpha": 0.5}}``), applied after ``overrides``.
+    This is the one way code builds a training config: every key is checked as in a YAML file.
+    """
     data: dict[str, Any] = {}
     origin = "<defaults>"
     if path is not None:
-        path = Path(path)
+        path = resolve_recipe(path)
         origin = str(path)
-        if not path.is_file():
-            raise ConfigError("config file not found", path=path)
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"not valid YAML: {exc}".replace("\n", " "), path=path) from exc
-    for text in overrides:
-        keys, value = parse_override(text)
+    pairs = [(*parse_override(text), f"override {text!r}") for text in overrides]
+    pairs += [(key.split("."), value, f"setting {key!r}") for key, value in (settings or {}).items()]
+    for keys, value, what in pairs:
         node = data
         for k in keys[:-1]:
             node = node.setdefault(k, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"override {text!r}: '{k}' is not a section", path=origin)
+                raise ConfigError(f"{what}: '{k}' is not a section", path=origin)
         node[keys[-1]] = value
     return config_from_dict(data, origin=origin)
 

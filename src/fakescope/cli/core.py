@@ -13,7 +13,8 @@ UNCERTAINTY_METHODS = ("none", "mc", "mc_head", "bnn", "ensemble", "tta")
 
 
 def train(
-    config: Path = typer.Argument(..., help="YAML training config (see configs/)."),
+    config: Path = typer.Argument(..., help="YAML training config: a file, or the name of a "
+                                  "packaged recipe, e.g. resnet18."),
     set_: list[str] = typer.Option([], "--set", help="Override a key, e.g. --set optim.lr=3e-4."),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default: config's out_dir)."),
     retrain: bool = typer.Option(False, "--retrain", help="Replace a finished run in OUT that was "
@@ -25,7 +26,7 @@ def train(
     and rows is reused, one with other settings is refused unless --retrain. Multi-process:
     `torchrun --nproc_per_node 2 -m fakescope.cli.main train CONFIG`.
 
-    Example: fakescope train configs/resnet18.yaml --set train.epochs=3 --out runs/r18
+    Example: fakescope train resnet18 --set data.manifest=data/manifest.csv --out runs/r18
     """
     from fakescope.config import load_config
     from fakescope.data.manifest import select_split
