@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from fakescope.data.images import save_image
 from fakescope.data.manifest import read_manifest, write_manifest
-from fakescope.models.backbones import create_backbone
+from fakescope.models.feature_extractors import create_feature_extractor
 from fakescope.train.ssl import SimCLRConfig, nt_xent, pretrain_simclr
 
 
@@ -61,7 +61,7 @@ def test_pretrain_simclr_is_seeded_and_loads_as_backbone(tmp_path):
     for f in ("model.safetensors", "meta.json"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
     assert json.loads((tmp_path / "a" / "meta.json").read_text())["method"] == "simclr"
-    bb = create_backbone("simclr", checkpoint_path=tmp_path / "a")
+    bb = create_feature_extractor("simclr", checkpoint_path=tmp_path / "a")
     assert bb.task == "self_supervised" and bb.image_size == 16
     crops = [np.full((20, 20, 3), v, np.uint8) for v in (10, 200)]
     f = bb.extract(crops)

