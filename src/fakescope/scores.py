@@ -25,7 +25,6 @@ from fakescope.data.tables import read_table, write_table
 from fakescope.errors import DataError
 
 P_FAKE_ALIASES = ("p_fake", "prob", "score", "pred", "prob_fake")
-UNCERTAINTY_COLUMNS = ("unc_total", "unc_aleatoric", "unc_epistemic", "unc_variance")
 
 
 def validate_scores(df: pd.DataFrame, *, origin: str = "<scores>") -> pd.DataFrame:

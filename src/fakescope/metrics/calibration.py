@@ -217,11 +217,6 @@ def plot_reliability(table: pd.DataFrame, path: str | Path, *, title: str = "") 
 # ---------------------------------------------------------------- temperature scaling
 
 
-def logits_from_probs(probs) -> np.ndarray:
-    """Logits ``log p`` ``(N, C)`` of class probabilities (a softmax inverse up to a constant)."""
-    return np.log(np.clip(as_class_probs(probs), _CLIP, 1.0))
-
-
 T_RANGE = (0.01, 100.0)
 
 

@@ -27,9 +27,6 @@ from fakescope.robustness.perturb import DEFAULT_LEVELS, PERTURBATIONS, perturb
 from fakescope.uncertainty.decompose import COMPONENTS, decompose
 from fakescope.models.predict import predict_samples
 
-ATTACKS = ("fgsm", "fgsm_l2", "pgd", "pgd_linf", "pgd_l2")
-
-
 def _auc(labels: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(labels, p)) if len(np.unique(labels)) == 2 else float("nan")
 

@@ -56,16 +56,6 @@ def media_row(path: Path, *, sample_id: str, label: int, source: str, video_id: 
             "media": "video" if is_video(path) else "image", **extra}
 
 
-def frame_rows(frames: list[Path], *, video_id: str, **fields) -> list[dict]:
-    """Rows for the frames of one clip; sample_id = ``{video_id}/{frame:06d}``."""
-    rows = []
-    for i, f in enumerate(sorted(frames)):
-        n = frame_number(f, i)
-        rows.append(media_row(f, sample_id=f"{video_id}/{n:06d}", video_id=video_id, frame=n,
-                              **fields))
-    return rows
-
-
 def to_frame(rows: list[dict], *, origin: str) -> pd.DataFrame:
     """Rows -> DataFrame; an empty result is an error naming where nothing was found."""
     if not rows:

@@ -93,11 +93,6 @@ def composite(img: np.ndarray, colour, alpha: np.ndarray) -> None:
     sub += a[y:y + h, x:x + w, None] * (c - sub)
 
 
-def shade(img: np.ndarray, factor: np.ndarray) -> None:
-    """In place: multiply an RGB image by a per-pixel factor ``(S, S)``."""
-    img *= factor[..., None]
-
-
 @lru_cache(maxsize=8)
 def grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     """Pixel-centre coordinates ``(xx, yy)``, each ``(S, S)`` float32 (read-only)."""
