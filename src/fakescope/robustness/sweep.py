@@ -20,21 +20,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import roc_auc_score
 
+from fakescope.metrics.detection import roc_auc
+from fakescope.models.predict import predict_samples
 from fakescope.robustness.attacks import attack
 from fakescope.robustness.perturb import DEFAULT_LEVELS, PERTURBATIONS, perturb
 from fakescope.uncertainty.decompose import COMPONENTS, decompose
-from fakescope.models.predict import predict_samples
-
-def _auc(labels: np.ndarray, p: np.ndarray) -> float:
-    return float(roc_auc_score(labels, p)) if len(np.unique(labels)) == 2 else float("nan")
 
 
 def score_row(labels: np.ndarray, probs: torch.Tensor) -> tuple[dict, np.ndarray]:
     """Metrics of samples ``probs (T, N, C)``: the row's numbers and per-sample total uncertainty."""
     d = decompose(probs)
-    row = {"auc": _auc(labels, d["p_fake"]),
+    row = {"auc": roc_auc(labels, d["p_fake"]),
            "accuracy": float(np.mean((d["p_fake"] >= 0.5) == (labels > 0))),
            "p_fake": float(d["p_fake"].mean())}
     row.update({k: float(d[k].mean()) for k in COMPONENTS})

@@ -27,16 +27,17 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import roc_auc_score
 
 from fakescope.errors import ConfigError, DataError
-from fakescope.uncertainty.decompose import COMPONENTS, decompose
+from fakescope.metrics.detection import roc_auc
+from fakescope.models.detector import p_fake
 from fakescope.models.predict import (
     dropout_modules,
     load_members,
     mc_mode,
     predict_samples,
 )
+from fakescope.uncertainty.decompose import COMPONENTS, decompose
 
 PIXEL_METHODS = ("none", "mc", "mc_head", "bnn", "ensemble")
 _HULLS = {"right_brow": range(17, 22), "left_brow": range(22, 27), "nose": range(27, 36),
@@ -165,7 +166,7 @@ def saliency_samples(model_or_models, images: torch.Tensor, *, method: str = "mc
     x = images.detach().to(dev).float().requires_grad_(True)
 
     def grad_of(logits, retain):
-        pf = 1.0 - (logits[head] if isinstance(logits, dict) else logits).softmax(-1)[:, 0]
+        pf = p_fake((logits[head] if isinstance(logits, dict) else logits).softmax(-1))
         (g,) = torch.autograd.grad(pf.sum(), x, retain_graph=retain)
         return g.abs().amax(dim=1).detach().float().cpu()
 
@@ -249,10 +250,7 @@ def localisation_auc(heat: np.ndarray, mask: np.ndarray) -> float:
     if m.shape != heat.shape:
         m = cv2.resize(m.astype(np.uint8), (heat.shape[1], heat.shape[0]),
                        interpolation=cv2.INTER_NEAREST)
-    m = m > 0
-    if m.all() or not m.any():
-        return float("nan")
-    return float(roc_auc_score(m.ravel(), heat.ravel()))
+    return roc_auc(m.ravel() > 0, heat.ravel())
 
 
 def localisation_by_generator(rows: pd.DataFrame, *, source_col: str = "source") -> pd.DataFrame:
