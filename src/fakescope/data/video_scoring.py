@@ -35,8 +35,6 @@ def score_video(model: torch.nn.Module, path: str | Path, *, frames: int = 32,
     (None without a face), "face": bool, "box"}]}``. DataError when no sampled frame has a face.
     """
     path = Path(path)
-    dev = torch.device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu"))
     size = int(image_size or getattr(model, "arch", {}).get("image_size", 224))
     decoded = read_frames(path, num_frames=frames)
     det = None if face_extractor is None else create_face_detector(face_extractor)
@@ -56,7 +54,7 @@ def score_video(model: torch.nn.Module, path: str | Path, *, frames: int = 32,
         raise DataError(f"no face found in any of {len(decoded)} sampled frames", path=path,
                         hint="score whole frames instead (face_extractor=None)")
     pf = predict(model, torch.stack(tensors), method="none", batch_size=batch_size,
-                 device=dev).p_fake.tolist()
+                 device=device).p_fake.tolist()
     it = iter(pf)
     for rec in records:
         if rec["face"]:
