@@ -19,8 +19,8 @@ from fakescope.models.bayesian import (
     kl_divergence,
 )
 from fakescope.models.checkpoint import load_detector, save_detector
-from fakescope.train.losses import create_loss
 from fakescope.models.predict import predict_samples
+from fakescope.train.losses import create_loss
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from fakescope.cli.main import app
+from fakescope.detect import detect_with_uncertainty
 from fakescope.errors import DataError
 from fakescope.uncertainty import maps
-from fakescope.detect import detect_with_uncertainty
 
 
 def _landmarks68(size=64):
