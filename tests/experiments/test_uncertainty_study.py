@@ -8,7 +8,7 @@ from fakescope.cli.main import main
 from fakescope.data.images import save_image
 from fakescope.data.manifest import read_manifest, write_manifest
 from fakescope.errors import ConfigError, DataError
-from fakescope.experiments.uncertainty_study import (
+from fakescope.experiments.uncertainty import (
     UncertaintyStudyConfig,
     run_uncertainty_study,
     subsample,
@@ -105,3 +105,38 @@ def test_study_rejects_bad_input(tmp_path):
     assert exc.value.code == 2
     with pytest.raises(DataError):
         run_uncertainty_study(tmp_path / "missing.csv", tmp_path / "o")
+
+
+def test_rerun_with_other_settings_is_refused_or_retrained(tmp_path, capsys):
+    m = _manifest(tmp_path, per=2, size=16)
+    out = tmp_path / "o"
+    args = ["study", "uncertainty", "--manifest", str(m), "--out", str(out), "--detectors",
+            "tiny", "--methods", "mc_head,bnn", "--experiments", "binary", "--size", "16",
+            "--samples", "2", "--max-per-class", "0", "--device", "cpu"]
+
+    def cli(*extra):
+        with pytest.raises(SystemExit) as exc:
+            main([*args, *extra])
+        return exc.value.code
+
+    assert cli("--epochs", "1") == 0
+    summary = out / "tables" / "uncertainty__summary.csv"
+    first = summary.read_text()
+    capsys.readouterr()
+    # other --epochs: refused in one line, nothing reported
+    assert cli("--epochs", "2") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "train.epochs: 1 -> 2" in err and "--retrain" in err
+    assert summary.read_text() == first
+    # --retrain trains the binary run again, and the BNN fine-tuned from it
+    assert cli("--epochs", "2", "--retrain") == 0
+    printed = capsys.readouterr().out
+    assert "binary: other settings or rows" in printed
+    assert "bnn: fine-tuned from another training" in " ".join(printed.split())
+    record = json.loads((out / "runs" / "tiny" / "binary" / "run.json").read_text())
+    assert record["settings"]["train"]["epochs"] == 2
+    progress = json.loads((out / "progress.json").read_text())
+    assert progress["key"]["settings"]["epochs"] == 2
+    # the same settings again: every run and the saved results are reused
+    assert cli("--epochs", "2") == 0
+    assert "reusing the finished run" in capsys.readouterr().out

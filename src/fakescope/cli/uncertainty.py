@@ -137,17 +137,18 @@ def study_uncertainty(
                                  "(0 = all)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
     seed: int = typer.Option(0, help="Seed of every random step."),
+    retrain: bool = typer.Option(False, "--retrain", help="Train again the runs in OUT that "
+                                 "were trained with other settings or rows (else refused)."),
 ):
     """Uncertainty study: detectors x uncertainty methods x generators.
 
     Also leave-one-generator-out, source attribution, calibration, robustness and maps; writes the 'Uncertainty' report section.
 
+    A finished run in OUT/runs is reused when its settings and rows match; one trained with other settings (e.g. other --epochs) or rows is refused unless --retrain.
+
     Example: fakescope study uncertainty --manifest data/synth/manifest.csv --out runs/unc --detectors resnet18,mobilenetv3 --methods mc_head,tta --epochs 2
     """
-    from fakescope.experiments.uncertainty_study import (
-        UncertaintyStudyConfig,
-        run_uncertainty_study,
-    )
+    from fakescope.experiments.uncertainty import UncertaintyStudyConfig, run_uncertainty_study
 
     split = lambda s: [v.strip() for v in s.split(",") if v.strip()]  # noqa: E731
     cfg = UncertaintyStudyConfig(detectors=split(detectors), methods=split(methods),
@@ -155,7 +156,7 @@ def study_uncertainty(
                                  samples=samples, ensemble_size=ensemble_size,
                                  max_per_class=max_per_class, logo_max=logo_max, device=device,
                                  seed=seed)
-    res = run_uncertainty_study(manifest, out, cfg)
+    res = run_uncertainty_study(manifest, out, cfg, retrain=retrain, log=console.print)
     if "summary" in res.tables:
         cols = ["detector", "method", "auc", "accuracy", "ece", "total", "aleatoric",
                 "epistemic", "variance"]

@@ -1,0 +1,115 @@
+"""The study's rows and images: subsample, manifest checks, test images in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from fakescope.data.dataset import ManifestDataset, collate_skip
+from fakescope.data.manifest import select_split, subset
+from fakescope.errors import DataError
+
+
+def subsample(df: pd.DataFrame, per_class: int | None, seed: int) -> pd.DataFrame:
+    """At most ``per_class`` reals and ``per_class`` fakes per split, seeded; keeps ``attrs``
+    and the index labels.
+
+    Fakes are drawn evenly over generators (round-robin over sources in a seeded order), so
+    every generator keeps about ``per_class / #generators`` images when it has that many.
+    """
+    if not per_class:
+        return df
+    rng = np.random.default_rng(seed)
+    keep: list = []
+    for split in sorted(df["split"].unique()):
+        part = df[df["split"] == split]
+        real = part.index[part["label"] == 0].to_numpy()
+        keep.extend(rng.permutation(real)[:per_class].tolist())
+        queues = [list(rng.permutation(g.index.to_numpy()))
+                  for _, g in part[part["label"] == 1].groupby("source", sort=True)]
+        taken = 0
+        while taken < per_class and any(queues):
+            for q in queues:
+                if q and taken < per_class:
+                    keep.append(q.pop())
+                    taken += 1
+    return subset(df, sorted(keep), reset_index=False)
+
+
+def check_manifest(df: pd.DataFrame) -> list[str]:
+    """The fake sources (generators), sorted; DataError unless train, val and test each hold
+    real and fake rows."""
+    for split in ("train", "val", "test"):
+        if not (df["split"] == split).any():
+            raise DataError(f"the manifest has no {split!r} rows", path=df.attrs.get("origin"),
+                            hint="the study needs train, val and test splits")
+        if df.loc[df["split"] == split, "label"].nunique() < 2:
+            raise DataError(f"the {split!r} split needs real and fake rows",
+                            path=df.attrs.get("origin"))
+    gens = sorted(set(df.loc[df["label"] == 1, "source"].astype(str)))
+    if not gens:
+        raise DataError("no fake rows", path=df.attrs.get("origin"))
+    return gens
+
+
+@dataclass
+class Images:
+    """The readable images of one split in memory: ``x (M, 3, S, S)`` float in [0, 1],
+    ``rows`` their manifest rows (index 0..M-1, same order) and ``skipped {path: error}``."""
+
+    x: torch.Tensor
+    rows: pd.DataFrame
+    skipped: dict[str, str]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """``(M,)`` 0 real / 1 fake."""
+        return self.rows["label"].to_numpy()
+
+    @property
+    def sources(self) -> np.ndarray:
+        """``(M,)`` source names (``"real"`` or the generator) as str."""
+        return self.rows["source"].astype(str).to_numpy()
+
+
+def load_images(df: pd.DataFrame, split: str, size: int) -> Images:
+    """The images of ``split`` resized to ``size``; unreadable ones are skipped and listed."""
+    ds = ManifestDataset(select_split(df, split), image_size=size, on_error="skip")
+    batches = [b for b in DataLoader(ds, batch_size=64, collate_fn=collate_skip)
+               if b is not None]
+    if not batches:
+        raise DataError(f"no readable image in the {split!r} split", path=df.attrs.get("origin"))
+    index = torch.cat([b["index"] for b in batches]).numpy()
+    return Images(torch.cat([b["image"] for b in batches]),
+                  ds.df.iloc[index].reset_index(drop=True),
+                  {str(ds.path(i)): e for i, e in ds.bad_items.items()})
+
+
+def balanced_index(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Up to ``n`` indices, half real half fake where possible, seeded, sorted."""
+    rng = np.random.default_rng(seed)
+    real, fake = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
+    k_real = min(len(real), n // 2)
+    k_fake = min(len(fake), n - k_real)
+    k_real = min(len(real), n - k_fake)
+    idx = np.concatenate([rng.choice(real, k_real, replace=False),
+                          rng.choice(fake, k_fake, replace=False)])
+    return np.sort(idx)
+
+
+def logo_generators(df: pd.DataFrame, logo_max: int) -> list[str]:
+    """The generators held out in turn: the ``logo_max`` most frequent (ties by name; 0 = all)."""
+    counts = df[df["label"] == 1]["source"].astype(str).value_counts()
+    order = sorted(counts.index, key=lambda g: (-counts[g], g))
+    return order[:logo_max] if logo_max else order
+
+
+def without_generator(df: pd.DataFrame, generator: str) -> pd.DataFrame:
+    """``df`` without the train/val fakes of ``generator`` (test rows kept); keeps ``attrs``."""
+    held_out = ((df["label"] == 1) & (df["source"].astype(str) == generator)
+                & df["split"].isin(["train", "val"]))
+    return subset(df, ~held_out, reset_index=False)
