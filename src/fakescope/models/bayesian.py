@@ -7,7 +7,8 @@ weight is closed form::
     KL(q || p) = log(s / sigma) + (sigma^2 + mu^2) / (2 s^2) - 1/2
 
 Training minimises ``NLL + KL / N`` (``N`` = training-set size): :class:`BayesLoss`, registered
-as ``create_loss("bayes")``.
+as ``create_loss("bayes")`` by :mod:`fakescope.train.losses` (the loss registry lives in
+``train``, a layer above; this module imports nothing from it).
 
 Forward passes use the *local reparameterisation trick* (Kingma et al. 2015): instead of
 sampling a weight matrix, the pre-activation ``b = x W^T`` is sampled per example from
@@ -35,7 +36,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakescope.errors import ModelError
-from fakescope.train.losses import register_loss
 
 _EPS = 1e-16
 
@@ -246,7 +246,6 @@ def heads_only_bayesian(detector: nn.Module) -> bool:
     return all(id(m) in in_heads for m in bayes_modules(detector))
 
 
-@register_loss("bayes")
 class BayesLoss(nn.Module):
     """Bayes-by-backprop loss ``cross_entropy + kl_weight * KL(model) / N``.
 

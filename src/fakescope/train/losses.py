@@ -3,54 +3,43 @@
 ``outputs`` is the Detector's dict of logits, ``batch`` the dataset's dict (``target``,
 ``label``, ``group``, ...). A loss may define ``bind(*, model, n_train, n_groups)``; the engine
 calls it once before training (Bayesian losses need the model and the training-set size).
-Fairness losses live in :mod:`fakescope.train.fair_losses`, Bayesian ones in
-:mod:`fakescope.models.bayesian`; both register here.
+
+Built-ins: ``ce`` (here), ``bayes`` (:class:`~fakescope.models.bayesian.BayesLoss`, defined
+beside the Bayesian layers whose KL it adds, registered here) and the fairness losses of
+:mod:`fakescope.train.fair_losses`, registered when :mod:`fakescope.train` is imported.
+``list_losses("*")`` names them all.
 """
 
 from __future__ import annotations
-
-import importlib
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fakescope.errors import ConfigError
+from fakescope.models.bayesian import BayesLoss
+from fakescope.registry import Registry
 
-_LOSSES: dict[str, type[nn.Module]] = {}
-_PLUGIN_MODULES = ("fakescope.train.fair_losses", "fakescope.models.bayesian")
+#: name -> loss class (``cls(**options)`` builds it).
+LOSSES: Registry[type[nn.Module]] = Registry("loss", error=ConfigError)
 
 
 def register_loss(name: str):
-    def deco(cls: type[nn.Module]) -> type[nn.Module]:
-        _LOSSES[name] = cls
-        return cls
-
-    return deco
+    """Class decorator registering a loss under ``name``; a name already registered raises
+    ValueError."""
+    return LOSSES.register(name)
 
 
-def _load_plugins() -> None:
-    for mod in _PLUGIN_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-
-
-def list_losses() -> list[str]:
-    _load_plugins()
-    return sorted(_LOSSES)
+def list_losses(pattern: str | None = None) -> list[str]:
+    """Registered loss names, sorted, optionally matching an fnmatch ``pattern``."""
+    return LOSSES.list(pattern)
 
 
 def create_loss(name: str, **options) -> nn.Module:
     """Build a registered loss; unknown names or options are ConfigErrors."""
-    if name not in _LOSSES:
-        _load_plugins()
-    if name not in _LOSSES:
-        raise ConfigError(f"unknown loss {name!r}", hint=f"choose one of {', '.join(list_losses())}")
+    cls = LOSSES.get(name)
     try:
-        return _LOSSES[name](**options)
+        return cls(**options)
     except TypeError as exc:
         raise ConfigError(f"bad options for loss {name!r}: {exc}") from exc
 
@@ -67,3 +56,6 @@ class CrossEntropy(nn.Module):
     def forward(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return F.cross_entropy(outputs[self.head], batch["target"],
                                label_smoothing=self.label_smoothing)
+
+
+LOSSES.add("bayes", BayesLoss)
