@@ -1,4 +1,5 @@
-"""Generator interface and registry.
+"""Generator interface and registry (the built-ins register when :mod:`fakescope.data.generators`
+is imported).
 
 A generator is called as ``gen(image, landmarks, rng, donor=None) -> FakeResult`` on an aligned
 RGB uint8 face crop ``(H, W, 3)`` with 68 iBUG landmarks ``(68, 2)``; ``rng`` is a
@@ -11,12 +12,12 @@ scales every amplitude-like range (1.0 = defaults).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from fakescope.errors import ConfigError
+from fakescope.registry import Registry
 
 
 @dataclass
@@ -76,13 +77,14 @@ class Generator:
         raise NotImplementedError
 
 
-_REGISTRY: dict[str, Callable[..., Generator]] = {}
+#: generator name -> Generator subclass (``cls(**opts)`` builds it).
+GENERATORS: Registry[type[Generator]] = Registry("generator", error=ConfigError)
 
 
 def register_generator(cls):
-    """Class decorator: make ``cls`` available to :func:`create_generator` under ``cls.name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
+    """Class decorator: make ``cls`` available to :func:`create_generator` under ``cls.name``;
+    a name already registered raises ValueError."""
+    return GENERATORS.add(cls.name, cls)
 
 
 #: The nine built-in generators in their canonical order (round-robin order of the benchmark).
@@ -90,20 +92,14 @@ DEFAULT_GENERATORS = ("face_swap", "sbi", "eigenswap", "gan_upsample", "reenact"
                       "neural_texture", "diffusion_inpaint", "morph", "full_synthesis")
 
 
-def list_generators() -> list[str]:
-    """Names of the registered generators: the built-in nine first, in canonical order."""
-    _load()
-    return [n for n in DEFAULT_GENERATORS if n in _REGISTRY] + sorted(
-        n for n in _REGISTRY if n not in DEFAULT_GENERATORS)
+def list_generators(pattern: str | None = None) -> list[str]:
+    """Names of the registered generators (optionally matching an fnmatch ``pattern``): the
+    built-in nine first, in canonical order, then the others sorted."""
+    names = GENERATORS.list(pattern)
+    return [n for n in DEFAULT_GENERATORS if n in names] + [
+        n for n in names if n not in DEFAULT_GENERATORS]
 
 
 def create_generator(name: str, **opts) -> Generator:
     """Instantiate generator ``name`` with optional range overrides / ``strength``."""
-    _load()
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown generator {name!r}", hint=f"choose from {', '.join(_REGISTRY)}")
-    return _REGISTRY[name](**opts)
-
-
-def _load() -> None:
-    from fakescope.data.generators import blending, local, spectral  # noqa: F401
+    return GENERATORS.create(name, **opts)
