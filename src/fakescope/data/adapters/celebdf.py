@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fakescope.data.adapters import register_layout
 from fakescope.data.adapters._common import list_files, media_row, require_file, to_frame
+from fakescope.data.adapters.registry import register_layout
 from fakescope.data.images import VIDEO_SUFFIXES
 from fakescope.errors import ConfigError, DataError
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fakescope.data.adapters import register_layout
 from fakescope.data.adapters._common import as_list, frame_number, media_row, to_frame
+from fakescope.data.adapters.registry import register_layout
 from fakescope.errors import DataError
 
 SPLIT_RANK = {"train": 0, "val": 1, "test": 2}

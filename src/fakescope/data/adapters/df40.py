@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from fakescope.data.adapters import register_layout
 from fakescope.data.adapters._common import (
     MEDIA_SUFFIXES,
     as_list,
@@ -30,6 +29,7 @@ from fakescope.data.adapters._common import (
     media_row,
     to_frame,
 )
+from fakescope.data.adapters.registry import register_layout
 from fakescope.errors import DataError
 
 SPLIT_DIRS = ("train", "val", "test")

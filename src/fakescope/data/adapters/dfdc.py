@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fakescope.data.adapters import register_layout
 from fakescope.data.adapters._common import media_row, to_frame
+from fakescope.data.adapters.registry import register_layout
 from fakescope.errors import DataError
 
 LABELS = {"REAL": 0, "FAKE": 1, "0": 0, "1": 1}

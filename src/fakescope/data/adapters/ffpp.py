@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from fakescope.data.adapters import register_layout
 from fakescope.data.adapters._common import (
     as_list,
     list_files,
@@ -34,6 +33,7 @@ from fakescope.data.adapters._common import (
     require_file,
     to_frame,
 )
+from fakescope.data.adapters.registry import register_layout
 from fakescope.data.images import VIDEO_SUFFIXES
 from fakescope.errors import ConfigError, DataError
 
