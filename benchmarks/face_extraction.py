@@ -51,7 +51,8 @@ def main() -> None:
 
     import dlib
 
-    from fakescope.data.faces import DlibDetector, extract_faces
+    from fakescope.data.face_extraction import extract_faces
+    from fakescope.data.faces import DlibDetector
     from fakescope.data.video import read_frames, write_video
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -89,7 +89,7 @@ def faces(
     Example: fakescope data faces ffpp.csv --out faces/ffpp --frames 32 --workers 8
     """
     from fakescope.cli.output import console, print_table
-    from fakescope.data.faces import extract_faces
+    from fakescope.data.face_extraction import extract_faces
 
     s = extract_faces(manifest, out, frames_per_video=frames or None, stride=stride,
                       policy=policy, size=size, margin=margin, detector=detector,

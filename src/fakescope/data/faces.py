@@ -11,7 +11,8 @@ transform (rotation, uniform scale, translation; least squares, Umeyama 1991):
 mouth corners) in unit crop coordinates, shrunk about the crop centre by ``margin``:
 ``template_px = ((t - 0.5) / margin + 0.5) * size``. DeepfakeBench's defaults are
 ``margin=1.3``, ``size=256``. Without landmarks the crop is the detection box, squared and
-enlarged by ``margin``. The batch pipeline lives in :mod:`fakescope.data.face_extraction`.
+enlarged by ``margin``. The batch pipeline (``extract_faces``) lives in
+:mod:`fakescope.data.face_extraction`, which builds on this module.
 """
 
 from __future__ import annotations
@@ -265,9 +266,3 @@ def select_faces(faces_per_frame: list[list[Face]], policy: str = "largest", *,
                               key=lambda p: p[0]))
     return out
 
-
-def extract_faces(manifest, out_dir, **options):
-    """Batch extraction over a manifest; see :func:`fakescope.data.face_extraction.extract_faces`."""
-    from fakescope.data.face_extraction import extract_faces as run
-
-    return run(manifest, out_dir, **options)
