@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakescope.errors import DataError, ModelError
+from fakescope.models.device import resolve_device
 from fakescope.models.lite0 import lite0_available, lite0_backbone
 from fakescope.models.timm_backbone import timm_backbone
 from fakescope.registry import Registry
@@ -54,13 +55,6 @@ def as_image_list(images: Any) -> list[np.ndarray]:
             raise DataError(f"image {i}: expected RGB uint8 (H, W, 3), got {a.dtype} {a.shape}")
         out.append(np.ascontiguousarray(a))
     return out
-
-
-def default_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when present, else CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class FeatureExtractor:
@@ -116,7 +110,7 @@ class TorchFeatureExtractor(FeatureExtractor):
         self.image_size = int(image_size)
         self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
         self.feature_dim = int(feature_dim)
-        self.device = default_device(device)
+        self.device = resolve_device(device)
         self.module.to(self.device)
         self.weights_source = source
         self.preprocess = (f"resize to {self.image_size}x{self.image_size} (bilinear, antialias), "

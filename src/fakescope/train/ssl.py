@@ -22,7 +22,8 @@ from torch import nn
 from fakescope.data.images import load_image
 from fakescope.data.manifest import resolve_path
 from fakescope.errors import ConfigError, DataError
-from fakescope.models.feature_extractors import default_device, images_to_tensor
+from fakescope.models.device import resolve_device
+from fakescope.models.feature_extractors import images_to_tensor
 from fakescope.models.ssl import META_FILE, WEIGHTS_FILE, build_ssl_backbone
 
 MEAN = (0.5, 0.5, 0.5)
@@ -128,7 +129,7 @@ def pretrain_simclr(manifest: pd.DataFrame, out_dir: str | Path,
         raise ConfigError("SimCLR needs epochs >= 1, batch_size >= 2, image_size >= 16")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = default_device(cfg.device)
+    device = resolve_device(cfg.device)
     data, skipped = load_real_faces(manifest, size=int(cfg.image_size * 1.15),
                                     max_images=cfg.max_images, seed=cfg.seed)
     if skipped:
