@@ -7,7 +7,7 @@ over faces of ``profile(jpeg(fake)) - profile(jpeg(real))``: 0 = that band untou
 half its amplitude gone. Faces are SynthFaces reals at 128 px, half studio, half phone, each
 fake made from the face and (as donor) the next one; both are JPEG-compressed at the face's own
 camera quality, as the benchmark does. Generators with the same profile are caught by each
-other's detectors (see docs/synthfaces.md, SYNTH_VERSION 5 -> 6).
+other's detectors (see docs/synthfaces-changelog.md, SYNTH_VERSION 5 -> 6).
 
 The bands are isotropic, so a trace that removes detail along one direction only shows there
 as a plain loss. The ``orient`` column sees it: with ``e(theta)`` the log mean square of the
