@@ -67,3 +67,24 @@ def test_fairness_cli_bad_column_exits_2(tmp_path, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "no group column 'skin'" in err and "scores.csv" in err
+
+
+@pytest.mark.slow
+def test_study_fairness_refuses_a_run_with_other_settings(tmp_path, capsys):
+    from fakescope.experiments.fairness import StudyConfig, run_fairness_study
+
+    out = tmp_path / "fair"
+    # what `study fairness --identities 12 --test-identities 6 --images-per-identity 2
+    # --epochs 1 --detector tiny --size 32 --bootstrap 0 --methods erm --device cpu` runs
+    run_fairness_study(out, StudyConfig(identities=12, test_identities=6, images_per_identity=2,
+                                        epochs=1, detector="tiny", size=32, n_boot=0,
+                                        device="cpu", methods=["erm"], progress=False))
+    args = ["study", "fairness", "--out", str(out), "--identities", "12", "--test-identities",
+            "6", "--images-per-identity", "2", "--epochs", "2", "--detector", "tiny", "--size",
+            "32", "--bootstrap", "0", "--methods", "erm", "--device", "cpu"]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "train.epochs: 1 -> 2" in err and "--retrain" in err and "Traceback" not in err
+    assert "--retrain" in CliRunner().invoke(app, ["study", "fairness", "--help"]).output

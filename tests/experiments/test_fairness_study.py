@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
 from fakescope.errors import ConfigError
-from fakescope.experiments import fairness_study as fs
+from fakescope.experiments import fairness as fs
 from fakescope.metrics.fairness import SmallGroupWarning, fairness_report
 
 
@@ -64,3 +65,22 @@ def test_tiny_study_end_to_end(tmp_path):
     again = fs.run_fairness_study(tmp_path, cfg)
     pd.testing.assert_frame_equal(again.table, res.table)
 
+
+
+@pytest.mark.slow
+def test_rerun_with_other_settings_is_refused_or_retrained(tmp_path):
+    cfg = fs.tiny_config(methods=["erm"], detector="tiny", test_identities=6, n_boot=0)
+    first = fs.run_fairness_study(tmp_path, cfg)
+    # same settings: the run and its scores are reused
+    again = fs.run_fairness_study(tmp_path, cfg)
+    pd.testing.assert_frame_equal(again.table, first.table)
+    # other training settings or other data: refused, naming the difference
+    with pytest.raises(ConfigError, match="train.epochs: 1 -> 2"):
+        fs.run_fairness_study(tmp_path, replace(cfg, epochs=2))
+    with pytest.raises(ConfigError, match="identities: 12 -> 14"):
+        fs.run_fairness_study(tmp_path, replace(cfg, identities=14))
+    # retrain: the run is trained again with the new settings
+    fs.run_fairness_study(tmp_path, replace(cfg, epochs=2),
+                          retrain=True)
+    record = json.loads((tmp_path / "runs" / "erm" / "run.json").read_text())
+    assert record["finished"] and record["settings"]["train"]["epochs"] == 2

@@ -50,82 +50,90 @@ def print_report(report, console=None) -> None:
             console.print(f"[yellow]warning:[/yellow] {w}")
 
 
+def fairness(
+    scores: Path = typer.Option(..., "--scores", help="Scores table (CSV or Parquet)."),
+    groups: str = typer.Option(..., "--groups",
+                               help="Comma-separated group columns, e.g. gender,race "
+                               "(gender*race for an explicit intersection)."),
+    intersect: bool = typer.Option(False, "--intersect",
+                                   help="Also audit the intersection of all group columns."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the report as JSON."),
+    attributes: Path | None = typer.Option(None, "--attributes",
+                                           help="CSV of attributes to join (PG-FDD layout "
+                                           "ismale/isasian/.../intersec_label understood)."),
+    join_on: str = typer.Option("sample_id", "--join-on", help="sample_id or video_id."),
+    threshold: float = typer.Option(0.5, "--threshold", help="y_hat = 1[p_fake >= t]."),
+    min_group_size: int = typer.Option(30, "--min-group-size",
+                                       help="Smaller groups are flagged, not in the gaps."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples (0 = none)."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+) -> None:
+    """Fairness audit of a scores file: per-group rates and gap metrics with bootstrap CIs.
+
+    Example: fakescope fairness --scores scores.csv --groups gender,race --intersect
+    --json fairness.json
+    """
+    from fakescope.data.demographics import join_attributes
+    from fakescope.metrics.fairness import fairness_report
+    from fakescope.scores import read_scores
+
+    df = read_scores(scores)
+    if attributes is not None:
+        df = join_attributes(df, attributes, on=join_on)
+    cols = [c.strip() for c in groups.split(",") if c.strip()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small-group notes are printed from the report
+        rep = fairness_report(df, groups=cols, intersect=intersect, threshold=threshold,
+                              min_group_size=min_group_size, n_boot=bootstrap, seed=seed)
+    print_report(rep)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(rep.to_dict(), indent=2))
+        typer.echo(f"wrote {json_out}")
+
+
+def study_fairness(
+    out: Path = typer.Option(..., "--out", help="Run folder (report, tables, figures)."),
+    identities: int = typer.Option(48, "--identities",
+                                   help="SynthFaces identities of the biased train/val pool."),
+    test_identities: int | None = typer.Option(None, "--test-identities",
+                                               help="Identities per test domain "
+                                               "(default identities / 2)."),
+    images_per_identity: int = typer.Option(4, "--images-per-identity",
+                                            help="Real images per identity (one fake each)."),
+    epochs: int = typer.Option(3, "--epochs", help="Training epochs per method."),
+    detector: str = typer.Option("resnet18", "--detector", help="Detector name."),
+    size: int = typer.Option(64, "--size", help="Image size in pixels."),
+    seed: int = typer.Option(0, "--seed", help="Seed of data, training and bootstrap."),
+    methods: str = typer.Option("all", "--methods",
+                                help="Comma-separated methods (erm,synthetic,sam,multitask,"
+                                "reweight,dro,combined) or all."),
+    bootstrap: int = typer.Option(500, "--bootstrap", help="Bootstrap resamples for CIs."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    retrain: bool = typer.Option(False, "--retrain",
+                                 help="Rebuild data and retrain runs that OUT holds with other "
+                                 "settings (default: refuse them)."),
+) -> None:
+    """Fairness study on SynthFaces: ERM vs each mitigation, intra- and cross-domain.
+
+    A re-run into the same --out reuses what matches and refuses data or runs made with other
+    settings, unless --retrain.
+
+    Example: fakescope study fairness --out runs/fair --identities 48 --epochs 3
+    """
+    from fakescope.experiments.fairness import StudyConfig, run_fairness_study
+
+    cfg = StudyConfig(identities=identities, test_identities=test_identities,
+                      images_per_identity=images_per_identity, epochs=epochs, detector=detector,
+                      size=size, seed=seed, n_boot=bootstrap, device=device,
+                      methods=None if methods == "all" else
+                      [m.strip() for m in methods.split(",") if m.strip()])
+    res = run_fairness_study(out, cfg, retrain=retrain, log=typer.echo)
+    typer.echo(res.summary_text())
+    typer.echo(f"report: {res.report_path}")
+
+
 def register(app, data_app, study_app) -> None:
     """Add this topic's commands to the root app and the `data` / `study` groups."""
-
-    @app.command("fairness")
-    def fairness_cmd(
-        scores: Path = typer.Option(..., "--scores", help="Scores table (CSV or Parquet)."),
-        groups: str = typer.Option(..., "--groups",
-                                   help="Comma-separated group columns, e.g. gender,race "
-                                   "(gender*race for an explicit intersection)."),
-        intersect: bool = typer.Option(False, "--intersect",
-                                       help="Also audit the intersection of all group columns."),
-        json_out: Path | None = typer.Option(None, "--json", help="Write the report as JSON."),
-        attributes: Path | None = typer.Option(None, "--attributes",
-                                               help="CSV of attributes to join (PG-FDD layout "
-                                               "ismale/isasian/.../intersec_label understood)."),
-        join_on: str = typer.Option("sample_id", "--join-on", help="sample_id or video_id."),
-        threshold: float = typer.Option(0.5, "--threshold", help="y_hat = 1[p_fake >= t]."),
-        min_group_size: int = typer.Option(30, "--min-group-size",
-                                           help="Smaller groups are flagged, not in the gaps."),
-        bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples (0 = none)."),
-        seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-    ) -> None:
-        """Fairness audit of a scores file: per-group rates and gap metrics with bootstrap CIs.
-
-        Example: fakescope fairness --scores scores.csv --groups gender,race --intersect
-        --json fairness.json
-        """
-        from fakescope.data.demographics import join_attributes
-        from fakescope.metrics.fairness import fairness_report
-        from fakescope.scores import read_scores
-
-        df = read_scores(scores)
-        if attributes is not None:
-            df = join_attributes(df, attributes, on=join_on)
-        cols = [c.strip() for c in groups.split(",") if c.strip()]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # small-group notes are printed from the report
-            rep = fairness_report(df, groups=cols, intersect=intersect, threshold=threshold,
-                                  min_group_size=min_group_size, n_boot=bootstrap, seed=seed)
-        print_report(rep)
-        if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(rep.to_dict(), indent=2))
-            typer.echo(f"wrote {json_out}")
-
-    @study_app.command("fairness")
-    def study_fairness_cmd(
-        out: Path = typer.Option(..., "--out", help="Run folder (report, tables, figures)."),
-        identities: int = typer.Option(48, "--identities",
-                                       help="SynthFaces identities of the biased train/val pool."),
-        test_identities: int | None = typer.Option(None, "--test-identities",
-                                                   help="Identities per test domain "
-                                                   "(default identities / 2)."),
-        images_per_identity: int = typer.Option(4, "--images-per-identity",
-                                                help="Real images per identity (one fake each)."),
-        epochs: int = typer.Option(3, "--epochs", help="Training epochs per method."),
-        detector: str = typer.Option("resnet18", "--detector", help="Detector name."),
-        size: int = typer.Option(64, "--size", help="Image size in pixels."),
-        seed: int = typer.Option(0, "--seed", help="Seed of data, training and bootstrap."),
-        methods: str = typer.Option("all", "--methods",
-                                    help="Comma-separated methods (erm,synthetic,sam,multitask,"
-                                    "reweight,dro,combined) or all."),
-        bootstrap: int = typer.Option(500, "--bootstrap", help="Bootstrap resamples for CIs."),
-        device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    ) -> None:
-        """Fairness study on SynthFaces: ERM vs each mitigation, intra- and cross-domain.
-
-        Example: fakescope study fairness --out runs/fair --identities 48 --epochs 3
-        """
-        from fakescope.experiments.fairness_study import StudyConfig, run_fairness_study
-
-        cfg = StudyConfig(identities=identities, test_identities=test_identities,
-                          images_per_identity=images_per_identity, epochs=epochs, detector=detector, size=size,
-                          seed=seed, n_boot=bootstrap, device=device,
-                          methods=None if methods == "all" else
-                          [m.strip() for m in methods.split(",") if m.strip()])
-        res = run_fairness_study(out, cfg)
-        typer.echo(res.summary_text())
-        typer.echo(f"report: {res.report_path}")
+    app.command("fairness")(fairness)
+    study_app.command("fairness")(study_fairness)
