@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from fakescope.config import load_config
-from fakescope.data.manifest import read_manifest, write_manifest
+from fakescope.data.manifest import read_manifest, select_split, write_manifest
 from fakescope.errors import DataError
 from fakescope.models.checkpoint import load_detector
 from fakescope.train.engine import TrainingInterrupted
-from fakescope.train.recipe import build_datasets, build_model, train_from_config
+from fakescope.train.recipe import build_datasets, build_model
+from fakescope.train.run import fit_or_reuse, score
 
 
 def _cfg(manifest, *extra):
@@ -47,17 +48,21 @@ def test_scores_table_columns(toy_manifest, toy_checkpoint, tmp_path):
 
 @pytest.mark.parametrize("sampler", ["shuffle", "paired"])
 def test_resume_after_interruption_matches_uninterrupted(toy_manifest, tmp_path, sampler):
-    cfg = _cfg(toy_manifest, "train.save_every_steps=2", f"data.sampler={sampler}")
-    _, full, _ = train_from_config(cfg, out_dir=tmp_path / "full")
-    with pytest.raises(TrainingInterrupted):  # killed mid-epoch 2 (4 steps per epoch)
-        from fakescope.train.engine import Engine
+    from functools import partial
 
-        data = build_datasets(cfg)
-        Engine(build_model(cfg, data.class_names), cfg, tmp_path / "cut",
-               stop_after_steps=7).fit(data.train, data.val)
+    from fakescope.train import run as run_step
+    from fakescope.train.engine import Engine
+
+    cfg = _cfg(toy_manifest, "train.save_every_steps=2", f"data.sampler={sampler}")
+    full = fit_or_reuse(cfg, None, tmp_path / "full")
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(TrainingInterrupted):
+        # killed mid-epoch 2 (4 steps per epoch)
+        mp.setattr(run_step, "Engine", partial(Engine, stop_after_steps=7))
+        fit_or_reuse(cfg, None, tmp_path / "cut")
     state = torch.load(tmp_path / "cut" / "last" / "state.pt", weights_only=True)
     assert (state["epoch"], state["step"]) == (1, 2)
-    _, resumed, _ = train_from_config(cfg, out_dir=tmp_path / "cut")
+    resumed = fit_or_reuse(cfg, None, tmp_path / "cut")
+    assert not resumed.reused
     a, _ = load_detector(tmp_path / "full" / "last")
     b, _ = load_detector(tmp_path / "cut" / "last")
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
@@ -68,11 +73,11 @@ def test_resume_after_interruption_matches_uninterrupted(toy_manifest, tmp_path,
 def test_sam_and_multiclass(toy_manifest, tmp_path):
     cfg = _cfg(toy_manifest, "optim.sam=true", "optim.name=sgd", "optim.lr=0.05",
                "data.target=multiclass", "train.epochs=1")
-    engine, result, data = train_from_config(cfg, out_dir=tmp_path)
-    assert engine.model.class_names == ["real", "corner", "square"]
-    scores = engine.predict(data.test)
+    run = fit_or_reuse(cfg, None, tmp_path)
+    assert run.model.class_names == ["real", "corner", "square"]
+    scores = score(run, select_split(read_manifest(toy_manifest), "test"))
     assert {"logit_2", "pred"} <= set(scores.columns)
-    assert np.isfinite(result.best_metric)
+    assert np.isfinite(run.best_metric)
 
 
 def test_bad_images_are_skipped_and_listed(toy_manifest, tmp_path):
@@ -83,7 +88,7 @@ def test_bad_images_are_skipped_and_listed(toy_manifest, tmp_path):
     df.loc[0, "path"] = str(bad)
     assert df.loc[0, "split"] == "train"
     cfg = _cfg(write_manifest(df, tmp_path / "m.csv"), "train.epochs=1")
-    train_from_config(cfg, out_dir=tmp_path / "run")
+    fit_or_reuse(cfg, None, tmp_path / "run")
     skipped = pd.read_csv(tmp_path / "run" / "skipped.csv")
     assert len(skipped) == 1 and "not a readable image" in skipped["error"][0]
 
@@ -93,7 +98,7 @@ def test_empty_validation_split_is_an_error(toy_manifest, tmp_path):
     df = df[df["split"] != "val"]
     cfg = _cfg(write_manifest(df, tmp_path / "m.csv"))
     with pytest.raises(DataError, match="'val' split is empty"):
-        train_from_config(cfg, out_dir=tmp_path / "run")
+        fit_or_reuse(cfg, None, tmp_path / "run")
 
 
 @pytest.mark.slow
@@ -173,27 +178,33 @@ def test_channels_last_and_amp_predict_like_fp32(toy_manifest, toy_checkpoint, t
         scores[fast] = eng.predict(data.test)["p_fake"].to_numpy()
     np.testing.assert_allclose(scores[True], scores[False], atol=0.03)
     cfg = _cfg(toy_manifest, "train.epochs=1", "train.channels_last=true")
-    engine, result, _ = train_from_config(cfg, out_dir=tmp_path / "trained")
+    run = fit_or_reuse(cfg, None, tmp_path / "trained")
     again, _ = load_detector(tmp_path / "trained" / "best")
-    assert result.best_epoch == 1  # one epoch: best is the engine's final model
-    for (k, va), vb in zip(engine.model.state_dict().items(), again.state_dict().values(),
+    assert run.best_epoch == 1  # one epoch: best is the engine's final model
+    for (k, va), vb in zip(run.model.state_dict().items(), again.state_dict().values(),
                            strict=True):
         assert torch.equal(va, vb), k
 
 
 def test_resume_with_other_settings_is_refused(toy_manifest, tmp_path):
     from fakescope.errors import ConfigError
-    from fakescope.train.engine import resume_conflicts
+    from fakescope.train.engine import Engine
+    from fakescope.train.resume import resume_conflicts
 
     cfg = _cfg(toy_manifest, "train.epochs=1")
-    train_from_config(cfg, out_dir=tmp_path)
+    fit_or_reuse(cfg, None, tmp_path)
     assert resume_conflicts(tmp_path, _cfg(toy_manifest, "train.epochs=1",
                                            "train.progress=true", "train.eval_batch_size=7")) == []
     longer = _cfg(toy_manifest, "train.epochs=2", "optim.lr=0.01")
     assert resume_conflicts(tmp_path, longer) == ["optim.lr: 0.003 -> 0.01",
                                                   "train.epochs: 1 -> 2"]
     with pytest.raises(ConfigError, match="other settings.*train.epochs: 1 -> 2"):
-        train_from_config(longer, out_dir=tmp_path)
-    _, result, _ = train_from_config(_cfg(toy_manifest, "train.epochs=2", "optim.lr=0.01",
-                                          "train.resume=false"), out_dir=tmp_path)
+        fit_or_reuse(longer, None, tmp_path)
+    with pytest.raises(ConfigError, match="other settings.*train.epochs: 1 -> 2"):
+        data = build_datasets(longer)  # the engine itself refuses too, under the run step
+        Engine(build_model(longer, data.class_names), longer, tmp_path).fit(data.train, data.val)
+    restart = _cfg(toy_manifest, "train.epochs=2", "optim.lr=0.01", "train.resume=false")
+    data = build_datasets(restart)
+    result = Engine(build_model(restart, data.class_names), restart, tmp_path).fit(data.train,
+                                                                                 data.val)
     assert len(result.history) == 2  # started over

@@ -38,7 +38,7 @@ from fakescope.config import TrainConfig, save_config
 from fakescope.data.dataset import ManifestDataset, collate_skip
 from fakescope.errors import ConfigError, DataError, ModelError
 from fakescope.metrics.detection import detection_metrics
-from fakescope.models.checkpoint import load_detector, load_weights, read_meta, save_detector
+from fakescope.models.checkpoint import load_detector, load_weights, save_detector
 from fakescope.models.detector import Detector
 from fakescope.models.device import resolve_device
 from fakescope.models.predict import predict
@@ -51,6 +51,7 @@ from fakescope.train.distributed import (
 )
 from fakescope.train.losses import create_loss
 from fakescope.train.paired_sampler import create_train_sampler
+from fakescope.train.resume import resume_conflicts, rng_state, set_rng_state
 from fakescope.train.sam import SAM, frozen_bn_stats
 
 log = logging.getLogger(__name__)
@@ -77,26 +78,6 @@ class FitResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _rng_state() -> dict[str, Any]:
-    # Plain types and tensors only, so state.pt loads with torch.load(weights_only=True).
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {"torch": torch.get_rng_state(),
-             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
-             "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def amp_dtype(device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``train.amp`` on ``device``, or None where mixed precision would
     not pay: bf16 on CUDA GPUs that support it (else fp16), bf16 on CPUs with native bf16
@@ -113,45 +94,6 @@ def cpu_has_native_bf16() -> bool:
     """True when this CPU computes bf16 in hardware (AVX512-BF16 or AMX tiles)."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(torch.cpu, c, lambda: False)()) for c in checks)
-
-
-#: Settings that may change between a run and its resume: where and how fast it runs, not what
-#: it computes.
-RESUME_FREE = {"data.manifest", "data.num_workers", "data.cache_images", "train.device",
-               "train.eval_batch_size", "train.progress", "train.resume",
-               "train.save_every_steps", "out_dir"}
-
-
-def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and k not in ("options", "heads"):  # compared whole
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def config_conflicts(saved: dict, cfg: TrainConfig) -> list[str]:
-    """The settings (``section.key: saved -> now``) in which ``saved`` (a ``TrainConfig.to_dict()``
-    written earlier) differs from ``cfg``. Keys in :data:`RESUME_FREE` are ignored, as are keys
-    ``saved`` does not have (written by an older fakescope)."""
-    old, now = _flat(saved), _flat(cfg.to_dict())
-    return [f"{k}: {old[k]!r} -> {now[k]!r}" for k in sorted(now)
-            if k in old and k not in RESUME_FREE and old[k] != now[k]]
-
-
-def resume_conflicts(out_dir: str | Path, cfg: TrainConfig) -> list[str]:
-    """:func:`config_conflicts` of the unfinished or finished training in ``out_dir/last``
-    against ``cfg``; empty when there is none or it matches."""
-    last = Path(out_dir) / "last"
-    if not (last / "state.pt").is_file():
-        return []
-    try:
-        saved = read_meta(last).get("training") or {}
-    except ModelError:
-        return []  # unreadable: _resume reports it
-    return config_conflicts(saved, cfg)
 
 
 class Engine:
@@ -267,7 +209,7 @@ class Engine:
         save_detector(self.model, last, self._meta(epoch, history[-1] if history else {}))
         state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch,
                  "step": step, "best": best, "best_epoch": best_epoch,
-                 "history": json.dumps(history), "rng": _rng_state(),
+                 "history": json.dumps(history), "rng": rng_state(),
                  "epoch_losses": list(epoch_losses or [])}
         tmp = last / "state.pt.tmp"
         torch.save(state, tmp)
@@ -293,7 +235,7 @@ class Engine:
                              "delete the run folder's last/ to start over") from exc
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         if self.dist.is_main:
             log.info("resuming from %s at epoch %d step %d", path, state["epoch"], state["step"])
         return (state["epoch"], state["step"], state["best"], state["best_epoch"],

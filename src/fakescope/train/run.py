@@ -14,7 +14,7 @@ A run folder is the engine's (``config.yaml``, ``best/``, ``last/``, ``metrics.c
      "class_names": [...], "best_epoch": int, "best_metric": float, "metric": "auc"}
 
 Reuse is allowed only when the recorded settings (all but where/how fast it runs:
-:data:`~fakescope.train.engine.RESUME_FREE`) and the fingerprint of the training/validation rows
+:data:`~fakescope.train.resume.RESUME_FREE`) and the fingerprint of the training/validation rows
 (sample id, path, label, split and the columns the config reads) both match; otherwise
 :func:`fit_or_reuse` refuses with the differences, or, with ``retrain=True``, deletes the run's
 files and trains again. An unfinished run with matching settings and rows resumes.
@@ -40,8 +40,9 @@ from fakescope.models.detector import Detector
 from fakescope.models.device import resolve_device
 from fakescope.models.predict import predict
 from fakescope.scores import read_scores, scores_table, write_scores
-from fakescope.train.engine import Engine, amp_dtype, config_conflicts
+from fakescope.train.engine import Engine, amp_dtype
 from fakescope.train.recipe import build_datasets, build_model
+from fakescope.train.resume import config_conflicts
 
 FORMAT = "fakescope-run/1"
 RECORD = "run.json"
