@@ -43,12 +43,21 @@ def test_quick_demo_writes_report_with_every_setting(tmp_path):
     assert '"synth_version": -' not in cfg_path.read_text()
     assert (out / "scores" / "tiny_test.csv").exists()
     # a model folder trained with other settings (an older demo's epochs) is retrained
-    meta_path = out / "models" / "tiny" / "last" / "meta.json"
-    meta = json.loads(meta_path.read_text())
-    meta["training"]["train"]["epochs"] = 99
-    meta_path.write_text(json.dumps(meta))
+    record_path = out / "models" / "tiny" / "run.json"
+    record = json.loads(record_path.read_text())
+    record["settings"]["train"]["epochs"] = 99
+    record_path.write_text(json.dumps(record))
     res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1",
                                    "--analyses", "none"])
     assert res.exit_code == 0, res.output
     assert "retraining" in res.output
+    assert json.loads(record_path.read_text())["settings"]["train"]["epochs"] == 1
+    meta_path = out / "models" / "tiny" / "last" / "meta.json"
     assert json.loads(meta_path.read_text())["training"]["train"]["epochs"] == 1
+    # so is one made before the run step (no run.json)
+    record_path.unlink()
+    res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1",
+                                   "--analyses", "none"])
+    assert res.exit_code == 0, res.output
+    assert "no run.json" in res.output and "retraining" in res.output
+    assert (out / "models" / "tiny" / "run.json").is_file()

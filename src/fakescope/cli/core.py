@@ -177,7 +177,9 @@ def demo(
     """Build SynthFaces, train detectors, evaluate them and write OUT/report.html.
 
     Evaluation is in-domain, cross-generator (held-out generators) and cross-domain (phone
-    camera style); every number is also written as JSON and CSV. Re-running reuses the benchmark and finished trainings.
+    camera style); every number is also written as JSON and CSV. Re-running reuses the benchmark
+    and the finished trainings that match; the demo owns OUT, so a training made with other
+    settings (or by an older fakescope) is redone.
 
     Example: fakescope demo --out runs/demo
     """

@@ -1,7 +1,9 @@
-"""Analyses the demo adds to its report, each reading the detectors' test scores tables.
+"""Analyses the demo adds to its report, each reading the detectors' runs and test scores.
 
-Each analysis is ``fn(report, scores: {detector: DataFrame}, test_manifest, out_dir, cfg)`` and
-adds one report section. They are registered in :data:`fakescope.experiments.demo.ANALYSES`.
+Each analysis is ``fn(report, runs: {detector: Run}, scores: {detector: DataFrame},
+test_manifest, out_dir, cfg)`` and adds one report section; a new prediction goes through the
+run step's :func:`~fakescope.train.run.score`. They are registered in
+:data:`fakescope.experiments.demo.ANALYSES`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ import pandas as pd
 
 from fakescope.report import Report, Section
 from fakescope.report.plots import grouped_bars
+from fakescope.train.run import Run, score
 
 FAIRNESS_GROUPINGS = ["skin_tone", "gender", "age_group", "skin_tone*gender"]
 HEADLINE_GAPS = ["F_FPR", "F_OAE", "F_DP", "F_MEO", "AUC_gap"]
+#: Head-only MC dropout: passes, and images per batch (a seed's dropout masks depend on the batch
+#: partition, so it is fixed).
+MC_SAMPLES, MC_BATCH = 32, 64
 
 
-def fairness_analysis(report: Report, scores: dict[str, pd.DataFrame], test: pd.DataFrame,
-                      out: Path, cfg) -> None:
+def fairness_analysis(report: Report, runs: dict[str, Run], scores: dict[str, pd.DataFrame],
+                      test: pd.DataFrame, out: Path, cfg) -> None:
     """Group audit of every detector on its whole test split (both domains)."""
     from fakescope.metrics.fairness import fairness_report
 
@@ -57,17 +63,8 @@ def fairness_analysis(report: Report, scores: dict[str, pd.DataFrame], test: pd.
                        numbers={"gaps": gaps.to_dict("records")}, order=40))
 
 
-def _test_images(test: pd.DataFrame, rows, image_size: int):
-    import torch
-
-    from fakescope.data.dataset import ManifestDataset
-
-    ds = ManifestDataset(test, image_size=image_size, on_error="skip")
-    return torch.stack([ds[int(i)]["image"] for i in rows])
-
-
-def uncertainty_analysis(report: Report, scores: dict[str, pd.DataFrame], test: pd.DataFrame,
-                         out: Path, cfg) -> None:
+def uncertainty_analysis(report: Report, runs: dict[str, Run], scores: dict[str, pd.DataFrame],
+                         test: pd.DataFrame, out: Path, cfg) -> None:
     """Head-only MC dropout (T=32) on every detector's test split: uncertainty by generator,
     seen vs held-out, and calibration of P(fake) with reliability diagrams."""
     import numpy as np
@@ -77,19 +74,15 @@ def uncertainty_analysis(report: Report, scores: dict[str, pd.DataFrame], test: 
         plot_reliability,
         reliability_table,
     )
-    from fakescope.models.checkpoint import load_detector
     from fakescope.report.plots import heatmap
-    from fakescope.uncertainty.decompose import decompose
-    from fakescope.models.predict import predict_samples
 
     unc_rows, cal_rows, figs, by_gen = [], [], [], {}
     for name, s in scores.items():
-        model, _ = load_detector(out / "models" / name / "best")
-        images = _test_images(test, s["row"].to_numpy(), cfg.image_size)
-        d = decompose(predict_samples(model, images, method="mc_head", samples=32, seed=cfg.seed))
-        frame = s[["label", "source", "domain"]].copy()
+        mc = score(runs[name], test, method="mc_head", samples=MC_SAMPLES, seed=cfg.seed,
+                   batch_size=MC_BATCH)
+        frame = mc[["label", "source", "domain"]].copy()
         for k in ("total", "aleatoric", "epistemic", "variance"):
-            frame[k] = d[k]
+            frame[k] = mc[f"unc_{k}"]
         frame["seen"] = np.where(frame["source"].isin(cfg.held_out), "held-out generator",
                                  np.where(frame["label"] == 0, "real", "seen generator"))
         grouped = frame.groupby(["domain", "seen"])[["total", "aleatoric", "epistemic",
