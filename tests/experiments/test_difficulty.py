@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from fakescope.cli.main import app, main
-from fakescope.errors import ConfigError, DataError
+from fakescope.errors import ConfigError
 from fakescope.experiments.difficulty import drop_ci, format_table, run_difficulty
 
 GENS = ["sbi", "morph", "gan_upsample"]
@@ -68,34 +68,14 @@ def test_cli_bad_splits_exit_2(tmp_path):
     assert exc.value.code == 2
 
 
-def test_settings_are_recorded_and_a_folder_with_other_settings_is_refused(tmp_path):
-    from fakescope.experiments.difficulty import _check_training_settings
+def test_training_settings_are_the_protocol_then_the_overrides():
+    from fakescope.experiments.difficulty import training_settings
 
-    _check_training_settings(tmp_path, ["data.sampler=shuffle"])
-    saved = json.loads((tmp_path / "training.json").read_text())
-    assert saved["overrides"] == ["data.sampler=shuffle"]
-    assert saved["training"]["data"]["sampler"] == "shuffle" and "amp" in saved["training"]["train"]
-    _check_training_settings(tmp_path, ["data.sampler=shuffle"])  # same settings: reused
-    _check_training_settings(tmp_path, ["data.sampler=shuffle", "train.device=cpu"])  # free key
-    with pytest.raises(ConfigError, match="data.sampler: 'shuffle' -> 'paired'"):
-        _check_training_settings(tmp_path, ["data.sampler=paired"])
-    # a default that changed since the folder was made is caught, not only the overrides
-    saved["training"]["train"]["channels_last"] = not saved["training"]["train"]["channels_last"]
-    (tmp_path / "training.json").write_text(json.dumps(saved))
-    with pytest.raises(ConfigError, match="train.channels_last"):
-        _check_training_settings(tmp_path, ["data.sampler=shuffle"])
-    (tmp_path / "training.json").write_text("not json")
-    with pytest.raises(DataError, match="training.json"):
-        _check_training_settings(tmp_path, [])
-
-
-def test_settings_file_of_an_older_version_compares_the_overrides(tmp_path):
-    from fakescope.experiments.difficulty import _check_training_settings
-
-    (tmp_path / "training.json").write_text(json.dumps({"overrides": ["train.epochs=3"]}))
-    _check_training_settings(tmp_path, ["train.epochs=3"])
-    with pytest.raises(ConfigError, match="overrides"):
-        _check_training_settings(tmp_path, ["train.epochs=4"])
+    s = training_settings(detector="tiny", image_size=32, epochs=3, batch_size=8, lr=0.01,
+                          seed=2, overrides=["data.sampler=shuffle", "optim.weight_decay=0.1"])
+    assert s["data.sampler"] == "shuffle" and s["optim.weight_decay"] == 0.1  # the override wins
+    assert (s["model.name"], s["train.epochs"], s["train.seed"]) == ("tiny", 3, 2)
+    assert s["model.pretrained"] is False
 
 
 def test_bad_override_fails_before_the_benchmark_build(tmp_path):
@@ -104,11 +84,37 @@ def test_bad_override_fails_before_the_benchmark_build(tmp_path):
     assert not (tmp_path / "benchmark").exists() and not (tmp_path / "training.json").exists()
 
 
-def test_folder_trained_with_other_epochs_is_refused_before_the_build(tmp_path):
-    (tmp_path / "training.json").write_text(json.dumps({"overrides": ["train.epochs=99"]}))
-    with pytest.raises(ConfigError, match="other settings"):
-        run_difficulty(tmp_path, logo=False, say=None, **SETUP)
-    assert not (tmp_path / "benchmark").exists()
+def _cli_args(out, epochs):
+    return ["study", "difficulty", "--out", str(out), "--identities", "16",
+            "--images-per-identity", "3", "--size", "32", "--image-size", "32", "--detector",
+            "tiny", "--epochs", str(epochs), "--generators", ",".join(GENS), "--no-logo",
+            "--splits", "0.5,0.25,0.25", "--workers", "1"]
+
+
+def test_rerun_with_other_settings_is_refused_or_retrained(tmp_path, capsys):
+    out = tmp_path / "diff"
+    run_difficulty(out, logo=False, say=None, **SETUP)
+    record = json.loads((out / "training.json").read_text())  # what difficulty-seeds reads
+    assert record["settings"]["train.epochs"] == 1 and record["training"]["train"]["epochs"] == 1
+    with pytest.raises(ConfigError, match=r"runs.all.*train.epochs: 1 -> 2"):
+        run_difficulty(out, logo=False, say=None, **{**SETUP, "epochs": 2})
+    # the CLI: one line, exit code 2, naming the difference and the way out
+    with pytest.raises(SystemExit) as exc:
+        main(_cli_args(out, 2))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert "train.epochs: 1 -> 2" in err and "--retrain" in err and len(err.splitlines()) == 1
+    with pytest.raises(SystemExit) as exc:
+        main([*_cli_args(out, 2), "--retrain"])
+    assert exc.value.code == 0
+    assert "retraining" in capsys.readouterr().out
+    run = json.loads((out / "runs" / "all" / "run.json").read_text())
+    assert run["finished"] and run["settings"]["train"]["epochs"] == 2
+    assert json.loads((out / "training.json").read_text())["settings"]["train.epochs"] == 2
+    # a training made before the run step (no run.json) is refused too, with --retrain the fix
+    (out / "runs" / "all" / "run.json").unlink()
+    with pytest.raises(ConfigError, match="no run.json.*--retrain"):
+        run_difficulty(out, logo=False, say=None, **{**SETUP, "epochs": 2})
 
 
 def _toy_scores(rng, n_id=60):

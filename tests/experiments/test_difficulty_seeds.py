@@ -14,7 +14,8 @@ from fakescope.errors import ConfigError, DataError
 from fakescope.experiments.difficulty_seeds import combine_runs, format_summary, t_interval
 
 
-def _run(folder, seed, drops, auc_in=(0.9, 0.8), settings=("train.epochs=8",), version=5):
+def _run(folder, seed, drops, auc_in=(0.9, 0.8), settings=("train.epochs=8",), version=5,
+         record=None):
     (folder / "benchmark").mkdir(parents=True)
     (folder / "benchmark" / "synth_config.json").write_text(json.dumps(
         {"identities": 250, "seed": seed, "synth_version": version}))
@@ -24,7 +25,7 @@ def _run(folder, seed, drops, auc_in=(0.9, 0.8), settings=("train.epochs=8",), v
                      "drop": d, "drop_lo": d - 0.03, "drop_hi": d + 0.03})
     pd.DataFrame(rows).to_csv(folder / "difficulty.csv", index=False)
     (folder / "training.json").write_text(json.dumps(
-        {"overrides": [*settings, f"train.seed={seed}"]}))
+        record or {"overrides": [*settings, f"train.seed={seed}"]}))
     return folder
 
 
@@ -64,6 +65,22 @@ def test_runs_must_differ_only_in_their_seed(tmp_path):
         combine_runs([a, tmp_path / "missing"])
     with pytest.raises(ConfigError):
         combine_runs([])
+
+
+def test_runs_of_the_run_step_combine_with_older_runs(tmp_path):
+    """training.json of a run-step study holds its settings as a dict; one written before holds
+    ``key=value`` texts (values parsed as YAML). The same settings in either form combine."""
+    old = _run(tmp_path / "old", 0, (0.04, 0.1), settings=(
+        "model.name=resnet18", "model.pretrained=False", "optim.lr=0.002",
+        "data.cache_images=true", "data.sampler=paired", "data.sampler=shuffle"))
+    new = {"model.name": "resnet18", "model.pretrained": False, "optim.lr": 2e-3,
+           "data.cache_images": True, "data.sampler": "shuffle"}
+    summary = combine_runs([old, _run(tmp_path / "new", 1, (0.02, 0.1),
+                                      record={"settings": {**new, "train.seed": 1}})])
+    assert list(summary["runs_in"]) == [2, 2]
+    with pytest.raises(ConfigError, match='data.sampler="paired"'):
+        combine_runs([old, _run(tmp_path / "other", 2, (0.02, 0.1), record={
+            "settings": {**new, "data.sampler": "paired", "train.seed": 2}})])
 
 
 def test_cli_prints_and_writes_the_summary(tmp_path, capsys):

@@ -14,7 +14,7 @@ import typer
 
 from fakescope.errors import FakescopeError
 
-TOPICS = ("core", "synth", "uncertainty", "fairness", "separability", "datasets")
+TOPICS = ("core", "synth", "difficulty", "uncertainty", "fairness", "separability", "datasets")
 
 app = typer.Typer(
     name="fakescope",

@@ -1,5 +1,5 @@
-"""CLI commands of the 'synth' topic: ``fakescope data synth``, ``data synth-bands`` and
-``fakescope study difficulty`` / ``difficulty-seeds``."""
+"""CLI commands of the 'synth' topic: ``fakescope data synth`` and ``data synth-bands``
+(the difficulty studies of the benchmark are in :mod:`fakescope.cli.difficulty`)."""
 
 from __future__ import annotations
 
@@ -28,153 +28,86 @@ def _parse_props(text: str | None) -> dict | None:
     return out
 
 
-def _names(text: str) -> list[str]:
+def split_names(text: str) -> list[str]:
     """'a, b,,c' -> ['a', 'b', 'c']."""
     return [g.strip() for g in text.split(",") if g.strip()]
 
 
-def _generator_names(text: str) -> list[str]:
+def generator_names(text: str) -> list[str]:
     """A --generators value: 'all' (or empty) = every registered generator, else the list."""
     from fakescope.data.generators import list_generators
 
-    return list_generators() if text.strip() in ("", "all") else _names(text)
+    return list_generators() if text.strip() in ("", "all") else split_names(text)
+
+
+def synth(
+    out: Path = typer.Option(..., "--out", help="Output folder (resumed if it exists)."),
+    identities: int = typer.Option(250, help="Number of synthetic identities."),
+    images_per_identity: int = typer.Option(10, help="Real images per identity (each gets one fake)."),
+    generators: str = typer.Option("all", help="Comma-separated generator names or 'all'."),
+    domain: str = typer.Option("both", help="studio, phone or both."),
+    size: int = typer.Option(128, help="Image size in pixels."),
+    seed: int = typer.Option(0, help="Random seed (same seed -> same bytes)."),
+    workers: int = typer.Option(0, help="Worker processes (0 = number of CPU cores)."),
+    proportions: str = typer.Option(None, help="Group proportions, e.g. "
+                                    "'skin_tone=light:0.8,medium:0.1,dark:0.1'."),
+):
+    """Build the SynthFaces benchmark: procedural real faces + one fake each, with masks,
+    landmarks and a manifest.
+
+    Example: fakescope data synth --out data/synth --identities 40 --images-per-identity 5
+    """
+    from rich.progress import Progress
+
+    from fakescope.data.synthfaces.build import build_benchmark
+    from fakescope.data.synthfaces.traits import DOMAINS
+
+    gens = generator_names(generators)
+    doms = list(DOMAINS) if domain == "both" else [domain]
+    n_workers = workers if workers > 0 else (os.cpu_count() or 1)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("rendering", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        df = build_benchmark(out, identities=identities,
+                             images_per_identity=images_per_identity, generators=gens,
+                             domains=doms, size=size, seed=seed, workers=n_workers,
+                             proportions=_parse_props(proportions), progress=progress)
+    n_fake = int(df["label"].sum())
+    typer.echo(f"{len(df)} images ({len(df) - n_fake} real, {n_fake} fake) -> "
+               f"{Path(out) / 'manifest.csv'}")
+
+def synth_bands(
+    generators: str = typer.Option("all", help="Comma-separated generator names or 'all'."),
+    faces: int = typer.Option(40, help="SynthFaces reals to make fakes from."),
+    seed: int = typer.Option(5, help="Random seed of the faces and the fakes."),
+    size: int = typer.Option(128, help="Face size in pixels."),
+    out: Path | None = typer.Option(None, "--out", help="Also write the table as CSV here."),
+):
+    """Band profile of each generator's trace: mean change of log std of the fine, mid and
+    coarse grey bands inside the face, fake minus real, after JPEG (0 = band untouched,
+    -0.7 = half its amplitude gone), and the orientation contrast (orient: how much more
+    fine detail was lost along `angle` than across it; 0 = isotropic). Generators with the
+    same profile catch each other.
+
+    Example: fakescope data synth-bands --generators sbi,eigenswap,gan_upsample
+    """
+    from fakescope.data.generators.bands import band_profile
+
+    if faces < 2:
+        raise ConfigError(f"--faces must be at least 2, got {faces}",
+                          hint="each fake takes the next face as its donor")
+    table = band_profile(generator_names(generators), faces=faces, seed=seed, size=size)
+    typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:+.2f}"))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+        typer.echo(f"-> {out}")
 
 
 def register(app, data_app, study_app) -> None:
-    """Add ``fakescope data synth`` / ``synth-bands`` and ``fakescope study difficulty`` /
-    ``difficulty-seeds``."""
-
-    @data_app.command("synth")
-    def synth(
-        out: Path = typer.Option(..., "--out", help="Output folder (resumed if it exists)."),
-        identities: int = typer.Option(250, help="Number of synthetic identities."),
-        images_per_identity: int = typer.Option(10, help="Real images per identity (each gets one fake)."),
-        generators: str = typer.Option("all", help="Comma-separated generator names or 'all'."),
-        domain: str = typer.Option("both", help="studio, phone or both."),
-        size: int = typer.Option(128, help="Image size in pixels."),
-        seed: int = typer.Option(0, help="Random seed (same seed -> same bytes)."),
-        workers: int = typer.Option(0, help="Worker processes (0 = number of CPU cores)."),
-        proportions: str = typer.Option(None, help="Group proportions, e.g. "
-                                        "'skin_tone=light:0.8,medium:0.1,dark:0.1'."),
-    ):
-        """Build the SynthFaces benchmark: procedural real faces + one fake each, with masks,
-        landmarks and a manifest.
-
-        Example: fakescope data synth --out data/synth --identities 40 --images-per-identity 5
-        """
-        from rich.progress import Progress
-
-        from fakescope.data.synthfaces.build import build_benchmark
-        from fakescope.data.synthfaces.traits import DOMAINS
-
-        gens = _generator_names(generators)
-        doms = list(DOMAINS) if domain == "both" else [domain]
-        n_workers = workers if workers > 0 else (os.cpu_count() or 1)
-        with Progress(transient=True) as bar:
-            task = bar.add_task("rendering", total=None)
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            df = build_benchmark(out, identities=identities,
-                                 images_per_identity=images_per_identity, generators=gens,
-                                 domains=doms, size=size, seed=seed, workers=n_workers,
-                                 proportions=_parse_props(proportions), progress=progress)
-        n_fake = int(df["label"].sum())
-        typer.echo(f"{len(df)} images ({len(df) - n_fake} real, {n_fake} fake) -> "
-                   f"{Path(out) / 'manifest.csv'}")
-
-    @data_app.command("synth-bands")
-    def synth_bands(
-        generators: str = typer.Option("all", help="Comma-separated generator names or 'all'."),
-        faces: int = typer.Option(40, help="SynthFaces reals to make fakes from."),
-        seed: int = typer.Option(5, help="Random seed of the faces and the fakes."),
-        size: int = typer.Option(128, help="Face size in pixels."),
-        out: Path | None = typer.Option(None, "--out", help="Also write the table as CSV here."),
-    ):
-        """Band profile of each generator's trace: mean change of log std of the fine, mid and
-        coarse grey bands inside the face, fake minus real, after JPEG (0 = band untouched,
-        -0.7 = half its amplitude gone), and the orientation contrast (orient: how much more
-        fine detail was lost along `angle` than across it; 0 = isotropic). Generators with the
-        same profile catch each other.
-
-        Example: fakescope data synth-bands --generators sbi,eigenswap,gan_upsample
-        """
-        from fakescope.data.generators.bands import band_profile
-
-        if faces < 2:
-            raise ConfigError(f"--faces must be at least 2, got {faces}",
-                              hint="each fake takes the next face as its donor")
-        table = band_profile(_generator_names(generators), faces=faces, seed=seed, size=size)
-        typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:+.2f}"))
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            table.to_csv(out, index=False)
-            typer.echo(f"-> {out}")
-
-    @study_app.command("difficulty")
-    def difficulty(
-        out: Path = typer.Option(..., "--out", help="Output folder (finished trainings reused)."),
-        identities: int = typer.Option(250, help="Number of synthetic identities."),
-        images_per_identity: int = typer.Option(10, help="Real images per identity."),
-        size: int = typer.Option(128, help="Render size of the benchmark in pixels."),
-        image_size: int = typer.Option(128, help="Detector input size in pixels."),
-        detector: str = typer.Option("resnet18", help="Reference detector."),
-        epochs: int = typer.Option(8, help="Training epochs per detector."),
-        logo: bool = typer.Option(True, "--logo/--no-logo",
-                                  help="Also run leave-one-generator-out trainings."),
-        generators: str = typer.Option("all", help="Comma-separated generators or 'all'."),
-        logo_only: str = typer.Option("", help="Comma-separated generators to hold out "
-                                      "(default: every generator)."),
-        splits: str = typer.Option("0.7,0.15,0.15", help="train,val,test shares of identities."),
-        seed: int = typer.Option(0, help="Random seed."),
-        workers: int = typer.Option(0, help="Benchmark worker processes (0 = CPU cores)."),
-        set_: list[str] = typer.Option([], "--set", help="Training-config override, e.g. "
-                                       "--set data.sampler=shuffle (other settings need a new --out)."),
-    ):
-        """Calibrate SynthFaces difficulty: per-generator in-domain AUC of a reference detector
-        and leave-one-generator-out AUC, with bootstrap intervals; writes difficulty.csv and a
-        report section.
-
-        Example (the reference run in docs/synthfaces.md, about 70 minutes on 2 CPU cores with
-        native bf16; add --no-logo for the in-domain column alone, about 10 minutes):
-        fakescope study difficulty --out runs/difficulty
-        """
-        from fakescope.experiments.difficulty import format_table, run_difficulty
-
-        gens = _generator_names(generators)
-        held: bool | list[str] = (_names(logo_only) or True) if logo else False
-        try:
-            fractions = tuple(float(x) for x in splits.split(","))
-        except ValueError as exc:
-            raise ConfigError(f"cannot parse --splits {splits!r}", hint="e.g. 0.5,0.1,0.4") from exc
-        if len(fractions) != 3:
-            raise ConfigError(f"--splits needs three shares, got {splits!r}", hint="e.g. 0.5,0.1,0.4")
-        table = run_difficulty(out, identities=identities,
-                               images_per_identity=images_per_identity, size=size,
-                               image_size=image_size, detector=detector, epochs=epochs,
-                               logo=held, generators=gens, seed=seed,
-                               workers=workers if workers > 0 else (os.cpu_count() or 1),
-                               splits=fractions, overrides=set_,
-                               say=typer.echo)
-        typer.echo(format_table(table))
-
-    @study_app.command("difficulty-seeds")
-    def difficulty_seeds(
-        runs: list[Path] = typer.Argument(..., help="Finished difficulty run folders that "
-                                          "differ only in --seed."),
-        out: Path | None = typer.Option(None, "--out", help="Also write the summary CSV here."),
-    ):
-        """Summarise seed replicates of `study difficulty`: per generator the in-domain AUC range,
-        the runs in the target band, and the mean LOGO drop with a t interval over runs.
-
-        Example: fakescope study difficulty-seeds runs/difficulty runs/difficulty-seed1
-        """
-        from fakescope.experiments.difficulty_seeds import combine_runs, format_summary
-
-        summary = combine_runs(runs)
-        typer.echo(format_summary(summary))
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            summary.to_csv(out, index=False)
-            typer.echo(f"-> {out}")
+    """Add ``fakescope data synth`` and ``data synth-bands``."""
+    data_app.command("synth")(synth)
+    data_app.command("synth-bands")(synth_bands)

@@ -13,28 +13,33 @@ Protocol (``run_difficulty``):
 - ``drop = AUC_in - AUC_logo``; 95% intervals of the AUCs are stratified percentile bootstraps,
   that of the drop a paired, identity-clustered one (:func:`drop_ci`).
 
-Each training lives in ``OUT/runs/<name>`` and writes ``OUT/scores/<name>.csv``; a training whose
-scores CSV exists is skipped and an interrupted one resumes from its last checkpoint.
+Each training is a run folder of the run step (:mod:`fakescope.train.run`), ``OUT/runs/all``
+and ``OUT/runs/logo_<g>``, with its test scores in ``OUT/scores/<name>.csv``. A re-run reuses
+a finished training whose settings and training rows match and resumes an interrupted one; a
+training made with other settings or rows — or by a fakescope from before the run step (no
+``run.json``) — is refused, or replaced with ``retrain=True``. ``OUT/training.json`` records the
+study's training settings for ``difficulty-seeds``.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from fakescope.config import load_config
-from fakescope.metrics.detection import bootstrap_ci, roc_auc
+from fakescope.config import TrainConfig, load_config, parse_override
+from fakescope.data.manifest import subset
+from fakescope.experiments.difficulty_report import format_table, write_section
+from fakescope.experiments.difficulty_stats import TARGET, drop_ci, generator_auc
 from fakescope.models.registry import OFFLINE_PRETRAINED
-from fakescope.report import Report, Section
-from fakescope.report.plots import grouped_bars
-from fakescope.scores import read_scores, write_scores
+from fakescope.train.run import fit_or_reuse, score
 
-#: The target band of in-domain AUC for every generator (issue 3).
-TARGET = (0.75, 0.98)
+__all__ = ["TARGET", "drop_ci", "format_table", "generator_auc", "run_difficulty",
+           "training_settings"]
 
 
 def _log(say: Callable[[str], None] | None, text: str) -> None:
@@ -42,91 +47,30 @@ def _log(say: Callable[[str], None] | None, text: str) -> None:
         say(text)
 
 
-def generator_auc(scores: pd.DataFrame, generator: str, *, n_boot: int = 300,
-                  seed: int = 0) -> tuple[float, float, float, int]:
-    """``(auc, lo, hi, n_fake)`` of ``generator``'s fakes against all reals in ``scores``."""
-    part = scores[(scores["label"] == 0) | (scores["source"] == generator)]
-    y, s = part["label"].to_numpy(), part["p_fake"].to_numpy()
-    lo, hi = bootstrap_ci(roc_auc, y, s, n_boot=n_boot, seed=seed)
-    return roc_auc(y, s), lo, hi, int(y.sum())
+def training_settings(*, detector: str, image_size: int, epochs: int, batch_size: int,
+                      lr: float, seed: int, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The training-config settings (dotted keys) of every training of the study: the
+    protocol's own, then the ``key=value`` ``overrides`` (which win on a shared key)."""
+    settings = {"model.name": detector, "model.pretrained": detector in OFFLINE_PRETRAINED,
+                "data.image_size": image_size, "train.epochs": epochs,
+                "train.batch_size": batch_size, "optim.lr": lr, "train.seed": seed,
+                "data.cache_images": True, "data.sampler": "paired"}
+    for text in overrides:
+        keys, value = parse_override(text)
+        settings[".".join(keys)] = value
+    return settings
 
 
-def drop_ci(scores_in: pd.DataFrame, scores_logo: pd.DataFrame, generator: str, *,
-            n_boot: int = 300, seed: int = 0) -> tuple[float, float, float]:
-    """``(drop, lo, hi)``: ``AUC_in - AUC_logo`` of ``generator``'s test fakes against all test
-    reals, with a *paired*, identity-clustered percentile bootstrap.
-
-    Both detectors score the same test images (joined on ``sample_id``), and each resample
-    draws whole identities (a real and the fakes made from it, and an identity's other images,
-    are not independent) and recomputes both AUCs on the same draw, so the interval is that of
-    the difference itself: much tighter than the two AUC intervals side by side, because the
-    test-set luck the two share cancels. It covers test-set sampling only, not the spread from
-    training one detector again with another seed.
-    """
-    keep = ["sample_id", "label", "p_fake", "identity"]
-    part = scores_in[(scores_in["label"] == 0) | (scores_in["source"] == generator)][keep]
-    both = part.merge(scores_logo[["sample_id", "p_fake"]], on="sample_id",
-                      suffixes=("_in", "_logo"), validate="one_to_one")
-    y = both["label"].to_numpy()
-    a, b = both["p_fake_in"].to_numpy(), both["p_fake_logo"].to_numpy()
-
-    def diff(yy, idx):  # bootstrap_ci resamples positions; both AUCs use the same ones
-        i = idx.astype(np.int64)
-        return roc_auc(yy, a[i]) - roc_auc(yy, b[i])
-
-    lo, hi = bootstrap_ci(diff, y, np.arange(len(y)), n_boot=n_boot, seed=seed,
-                          clusters=both["identity"].to_numpy())
-    return roc_auc(y, a) - roc_auc(y, b), lo, hi
-
-
-def _check_training_settings(out: Path, overrides: list[str]) -> None:
-    """Record the training settings in ``OUT/training.json`` (the overrides and the whole
-    resolved config, so a later change of a default is caught too); refuse a folder whose
-    cached trainings were made with other ones, naming each difference."""
-    import json
-
-    from fakescope.errors import ConfigError, DataError
-    from fakescope.train.engine import config_conflicts
-
-    cfg = load_config(None, overrides)
-    path = out / "training.json"
-    if not path.exists():
-        path.write_text(json.dumps({"overrides": overrides, "training": cfg.to_dict()}, indent=1))
-        return
-    try:
-        old = json.loads(path.read_text())
-        old_overrides, old_cfg = old["overrides"], old.get("training")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DataError(f"{path} is not a difficulty-study settings file: {exc}",
-                        hint="delete it or use a new --out") from exc
-    if old_cfg is None:  # written before the config was recorded: the overrides must match
-        diffs = [] if old_overrides == overrides else [f"overrides: {old_overrides} -> {overrides}"]
-    else:
-        diffs = config_conflicts(old_cfg, cfg)
-    if diffs:
-        raise ConfigError(f"{out} holds trainings made with other settings: " + "; ".join(diffs),
-                          hint="use a new --out for other settings")
-
-
-def _train_and_score(name: str, train_rows: pd.DataFrame, test_rows: pd.DataFrame, out: Path,
-                     overrides: list[str], say) -> pd.DataFrame:
-    """Train on ``train_rows`` (train/val splits), score ``test_rows``; cached in OUT/scores."""
-    path = out / "scores" / f"{name}.csv"
-    if path.exists():
-        _log(say, f"      {name}: reusing {path}")
-        return read_scores(path)
-    from fakescope.data.dataset import ManifestDataset
-    from fakescope.train.recipe import train_from_config
-
+def _train_and_score(name: str, cfg: TrainConfig, train_rows: pd.DataFrame,
+                     test_rows: pd.DataFrame, out: Path, *, retrain: bool, say) -> pd.DataFrame:
+    """Train (or reuse) run ``OUT/runs/<name>`` on ``train_rows`` (train/val splits); the scores
+    table of ``test_rows``, cached in ``OUT/scores/<name>.csv``."""
     t0 = time.perf_counter()
-    cfg = load_config(None, overrides)
-    engine, result, data = train_from_config(cfg, manifest=train_rows, out_dir=out / "runs" / name)
-    ds = ManifestDataset(test_rows, image_size=cfg.data.image_size, class_names=data.class_names,
-                         on_error="skip")
-    scores = engine.predict(ds)
-    write_scores(scores, path)
-    _log(say, f"      {name}: best val AUC {result.best_metric:.3f} (epoch {result.best_epoch}), "
-              f"{time.perf_counter() - t0:.0f} s")
+    run = fit_or_reuse(cfg, train_rows, out / "runs" / name, retrain=retrain, log=say)
+    scores = score(run, test_rows, cache=out / "scores" / f"{name}.csv")
+    if not run.reused:
+        _log(say, f"      {name}: best val AUC {run.best_metric:.3f} (epoch {run.best_epoch}), "
+                  f"{time.perf_counter() - t0:.0f} s")
     return scores
 
 
@@ -138,7 +82,7 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
                    seed: int = 0, workers: int = 1, n_boot: int = 300,
                    generator_opts: dict | None = None,
                    splits: tuple[float, float, float] = (0.7, 0.15, 0.15), progress: bool = False,
-                   overrides: Sequence[str] = (),
+                   overrides: Sequence[str] = (), retrain: bool = False,
                    say: Callable[[str], None] | None = print) -> pd.DataFrame:
     """Run the calibration protocol (module docstring); returns the table and writes
     ``OUT/difficulty.csv`` and the ``difficulty`` section of ``OUT/report.html``.
@@ -150,9 +94,9 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
     ``splits``: train/val/test fractions of identities (a larger test share tightens the
     per-generator intervals of a small benchmark). ``overrides``: extra training-config
     ``key=value`` pairs applied after the protocol's own (e.g. ``data.sampler=shuffle`` for the
-    sampler ablation). The training settings (detector, size, epochs, batch, lr, seed and
-    ``overrides``) are kept in ``OUT/training.json``; a folder made with other settings is
-    refused, since its cached trainings would not match.
+    sampler ablation). A training in ``OUT`` made with other settings (detector, size, epochs,
+    batch, lr, seed, ``overrides``) or other rows is refused (ConfigError naming the
+    differences) unless ``retrain``, which trains it again.
     """
     from fakescope.data.generators import list_generators
     from fakescope.data.synthfaces.build import build_benchmark
@@ -166,15 +110,12 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
         from fakescope.errors import ConfigError
         raise ConfigError(f"LOGO generator(s) {unknown} are not in the benchmark",
                           hint=f"choose from {', '.join(gens)}")
+    settings = training_settings(detector=detector, image_size=image_size, epochs=epochs,
+                                 batch_size=batch_size, lr=lr, seed=seed, overrides=overrides)
+    # a bad override fails here, before the build; progress is display only, not a setting
+    cfg = load_config(None, settings={**settings, "train.progress": progress})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train_set = [f"model.name={detector}", f"model.pretrained={detector in OFFLINE_PRETRAINED}",
-                 f"data.image_size={image_size}",
-                 f"train.epochs={epochs}", f"train.batch_size={batch_size}", f"optim.lr={lr}",
-                 f"train.seed={seed}", "data.cache_images=true", "data.sampler=paired",
-                 *overrides]
-    _check_training_settings(out, train_set)  # a bad override fails here, before the build
-    train_set.append(f"train.progress={progress}")  # display only: not part of the settings
     t0 = time.perf_counter()
     _log(say, f"[1/3] SynthFaces: {identities} identities x {images_per_identity} at {size} px "
               f"-> {out / 'benchmark'}")
@@ -182,12 +123,11 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
                                images_per_identity=images_per_identity, generators=gens,
                                domains=doms, size=size, seed=seed, workers=workers,
                                generator_opts=generator_opts, splits=splits)
-    test = manifest[manifest["split"] == "test"].reset_index(drop=True)
-    test.attrs = dict(manifest.attrs)
+    test = subset(manifest, manifest["split"] == "test")
     n_train = int((manifest["split"] == "train").sum())
     _log(say, f"[2/3] in-domain: {detector} at {image_size} px, {epochs} epochs, "
               f"{n_train} training images")
-    scores = _train_and_score("all", manifest, test, out, train_set, say)
+    scores = _train_and_score("all", cfg, manifest, test, out, retrain=retrain, say=say)
     rows = []
     for g in gens:
         auc, lo, hi, n = generator_auc(scores, g, n_boot=n_boot, seed=seed)
@@ -197,11 +137,9 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
         table[c] = float("nan")
     for k, g in enumerate(held):
         _log(say, f"[3/3] leave-one-generator-out {k + 1}/{len(held)}: without {g}")
-        keep = manifest[(manifest["label"] == 0) | (manifest["source"] != g)]
-        keep.attrs = dict(manifest.attrs)
-        part = test[(test["label"] == 0) | (test["source"] == g)].reset_index(drop=True)
-        part.attrs = dict(manifest.attrs)
-        s = _train_and_score(f"logo_{g}", keep, part, out, train_set, say)
+        keep = subset(manifest, (manifest["label"] == 0) | (manifest["source"] != g))
+        part = subset(test, (test["label"] == 0) | (test["source"] == g))
+        s = _train_and_score(f"logo_{g}", cfg, keep, part, out, retrain=retrain, say=say)
         auc, lo, hi, _ = generator_auc(s, g, n_boot=n_boot, seed=seed)
         table.loc[g, ["auc_logo", "auc_logo_lo", "auc_logo_hi"]] = [auc, lo, hi]
         _, d_lo, d_hi = drop_ci(scores, s, g, n_boot=n_boot, seed=seed)
@@ -210,48 +148,12 @@ def run_difficulty(out_dir: str | Path, *, identities: int = 250, images_per_ide
     table["in_target"] = table["auc_in"].between(*TARGET)
     table = table.reset_index()
     table.to_csv(out / "difficulty.csv", index=False)
+    (out / "training.json").write_text(json.dumps(
+        {"settings": settings, "training": cfg.to_dict()}, indent=1))
     seconds = time.perf_counter() - t0
-    _write_section(out, table, dict(identities=identities, images_per_identity=images_per_identity,
-                                    size=size, image_size=image_size, detector=detector,
-                                    epochs=epochs, domains=doms, seed=seed, logo=held,
-                                    overrides=list(overrides),
-                                    seconds=round(seconds, 1)))
+    write_section(out, table, dict(identities=identities, images_per_identity=images_per_identity,
+                                   size=size, image_size=image_size, detector=detector,
+                                   epochs=epochs, domains=doms, seed=seed, logo=held,
+                                   overrides=list(overrides), seconds=round(seconds, 1)))
     _log(say, f"done in {seconds:.0f} s — {out / 'difficulty.csv'}")
     return table
-
-
-def format_table(table: pd.DataFrame) -> str:
-    """The table as Markdown: ``AUC [lo, hi]`` cells, two decimals."""
-    def cell(r, k):
-        if pd.isna(r[k]):
-            return "—"
-        return f"{r[k]:.3f} [{r[k + '_lo']:.2f}, {r[k + '_hi']:.2f}]"
-
-    lines = ["| generator | n fake | in-domain AUC [95% CI] | LOGO AUC [95% CI] | "
-             "drop [paired 95% CI] |", "|---|---:|---|---|---|"]
-    for _, r in table.iterrows():
-        drop = ("—" if pd.isna(r["drop"]) else
-                f"{r['drop']:+.3f} [{r['drop_lo']:+.2f}, {r['drop_hi']:+.2f}]")
-        lines.append(f"| {r['generator']} | {r['n_fake']} | {cell(r, 'auc_in')} | "
-                     f"{cell(r, 'auc_logo')} | {drop} |")
-    return "\n".join(lines)
-
-
-def _write_section(out: Path, table: pd.DataFrame, settings: dict) -> None:
-    long = table.melt(id_vars="generator", value_vars=["auc_in", "auc_logo"],
-                      var_name="setting", value_name="auc").dropna()
-    long["setting"] = long["setting"].map({"auc_in": "in-domain", "auc_logo": "leave-one-out"})
-    fig = grouped_bars(long, out / "figures" / "difficulty.png", index="generator",
-                       columns="setting", values="auc", ylim=(0.4, 1.0),
-                       title="SynthFaces difficulty: AUC per generator")
-    n_in = int(table["in_target"].sum())
-    Report(out, title="fakescope — SynthFaces difficulty").add(Section(
-        "difficulty", "SynthFaces difficulty calibration",
-        text=(f"{settings['detector']} at {settings['image_size']} px, {settings['epochs']} epochs, "
-              f"trained on every generator of domains {', '.join(settings['domains'])}; each "
-              "generator's test fakes against all test reals (in-domain), and again after "
-              "training without that generator's fakes (leave-one-generator-out, reals kept). "
-              f"{n_in}/{len(table)} generators lie in the target band {TARGET[0]}-{TARGET[1]}. "
-              "AUC with stratified bootstrap 95% intervals."),
-        tables={"auc": table}, figures=[str(fig)],
-        numbers={"settings": settings, "table": table.to_dict(orient="records")}, order=15))

@@ -18,14 +18,28 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fakescope.config import parse_override
 from fakescope.errors import ConfigError, DataError
-from fakescope.experiments.difficulty import TARGET
+from fakescope.experiments.difficulty_stats import TARGET
+
+
+def _training_settings(record: dict) -> dict:
+    """The study's training settings (dotted keys) from its ``training.json``: ``settings``, or,
+    in folders written before the run step, the ``overrides`` texts (later ones win)."""
+    if "settings" in record:
+        return dict(record["settings"])
+    out = {}
+    for text in record["overrides"]:
+        keys, value = parse_override(text)
+        out[".".join(keys)] = value
+    return out
 
 
 def _read_run(folder: Path) -> tuple[pd.DataFrame, list[str], str]:
     """``(difficulty table, settings without the seed, seed)`` of one run folder. The settings
-    are the training overrides plus the benchmark options (``key=value``, ``synth_version``
-    included), so runs on benchmarks of another size or SynthFaces version do not mix."""
+    are the training settings plus the benchmark options, as ``key=value`` texts with JSON
+    values (``synth_version`` included), so runs on benchmarks of another size or SynthFaces
+    version do not mix."""
     csv, settings = folder / "difficulty.csv", folder / "training.json"
     bench = folder / "benchmark" / "synth_config.json"
     hint = f"run fakescope study difficulty --out {folder} first"
@@ -34,18 +48,19 @@ def _read_run(folder: Path) -> tuple[pd.DataFrame, list[str], str]:
                         "training.json or benchmark/synth_config.json)", hint=hint)
     try:
         table = pd.read_csv(csv)
-        overrides = json.loads(settings.read_text())["overrides"]
+        training = _training_settings(json.loads(settings.read_text()))
         options = {k: v for k, v in json.loads(bench.read_text()).items() if k != "seed"}
-    except (ValueError, KeyError, TypeError, AttributeError, pd.errors.ParserError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, ConfigError,
+            pd.errors.ParserError) as exc:
         raise DataError(f"{folder}: unreadable difficulty.csv, training.json or "
                         f"benchmark/synth_config.json: {exc}", hint=hint) from exc
-    overrides = [*overrides, *(f"benchmark.{k}={json.dumps(v, sort_keys=True)}"
-                               for k, v in sorted(options.items()))]
+    texts = [*(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in sorted(training.items())),
+             *(f"benchmark.{k}={json.dumps(v, sort_keys=True)}" for k, v in sorted(options.items()))]
     missing = {"generator", "auc_in", "auc_logo", "drop", "drop_lo"} - set(table.columns)
     if missing:
         raise DataError(f"{csv} lacks columns {sorted(missing)}", hint=hint)
-    seeds = [o for o in overrides if o.startswith("train.seed=")]
-    return table, [o for o in overrides if o not in seeds], ",".join(seeds) or "default"
+    seeds = [t for t in texts if t.startswith("train.seed=")]
+    return table, [t for t in texts if t not in seeds], ",".join(seeds) or "default"
 
 
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
