@@ -1,9 +1,9 @@
-"""From a config to a trained model: datasets, detector, engine — what ``fakescope train`` runs."""
+"""From a config to what a training needs: its datasets and its detector (the run step,
+:func:`fakescope.train.run.fit_or_reuse`, trains them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -12,7 +12,7 @@ from fakescope.data.dataset import ManifestDataset, class_names_for, group_codes
 from fakescope.data.manifest import read_manifest, select_split
 from fakescope.errors import ConfigError
 from fakescope.models import create_detector
-from fakescope.train.engine import Engine, FitResult, seed_everything
+from fakescope.train.engine import seed_everything
 
 
 @dataclass
@@ -56,12 +56,3 @@ def build_model(cfg: TrainConfig, class_names: list[str]):
                            heads=m.heads or None, dropout=m.dropout, pretrained=m.pretrained,
                            checkpoint_path=m.checkpoint_path, image_size=cfg.data.image_size)
 
-
-def train_from_config(cfg: TrainConfig, *, manifest: pd.DataFrame | None = None,
-                      out_dir: str | Path | None = None) -> tuple[Engine, FitResult, Datasets]:
-    """Build datasets and the detector, fit, and reload the best (validation) checkpoint."""
-    data = build_datasets(cfg, manifest)
-    engine = Engine(build_model(cfg, data.class_names), cfg, out_dir)
-    result = engine.fit(data.train, data.val)
-    engine.load_best()
-    return engine, result, data
