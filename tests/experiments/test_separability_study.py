@@ -1,3 +1,6 @@
+import json
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,7 +9,7 @@ from typer.testing import CliRunner
 from fakescope.cli.main import app, main
 from fakescope.data.images import save_image
 from fakescope.data.manifest import write_manifest
-from fakescope.experiments.separability_study import StudyConfig, run_separability_study
+from fakescope.experiments.separability import StudyConfig, run_separability_study
 
 
 def _tiny_manifest(tmp_path, n_id=12):
@@ -67,3 +70,29 @@ def test_cli_study_runs_and_rejects_unknown_backbone(tmp_path, capsys):
         main(["study", "separability", "--manifest", str(m), "--backbones", "nope"])
     assert exc.value.code == 2
     assert "unknown backbone" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_rerun_with_other_settings_is_refused_or_retrained(tmp_path, capsys):
+    m = _tiny_manifest(tmp_path, n_id=6)
+    cfg = StudyConfig(backbones=["random:test_efficientnet"], per_class=4, sep_per_source=5,
+                      finetune_epochs=1, n_boot=5, image_size=32, cross_generator=False,
+                      device="cpu")
+    out = tmp_path / "run"
+    first = run_separability_study(m, out, cfg)["finetune"]
+    run_dir = out / "finetune" / "random_test_efficientnet" / "in_domain"
+    assert json.loads((run_dir / "run.json").read_text())["finished"]
+    # same settings: the fine-tuned run is reused, same numbers
+    pd.testing.assert_frame_equal(run_separability_study(m, out, cfg)["finetune"], first)
+    # other settings: refused with the difference (exit 2 from the CLI, no traceback) ...
+    with pytest.raises(SystemExit) as exc:
+        main(["study", "separability", "--manifest", str(m), "--out", str(out), "--backbones",
+              "random:test_efficientnet", "--per-class", "4", "--sep-per-source", "5",
+              "--finetune-epochs", "2", "--n-boot", "5", "--size", "32",
+              "--no-cross-generator", "--device", "cpu"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "train.epochs: 1 -> 2" in err and "--retrain" in err and "Traceback" not in err
+    # ... or trained again with --retrain
+    run_separability_study(m, out, replace(cfg, finetune_epochs=2), retrain=True)
+    assert json.loads((run_dir / "run.json").read_text())["settings"]["train"]["epochs"] == 2

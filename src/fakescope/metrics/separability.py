@@ -30,13 +30,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     adjusted_mutual_info_score,
     adjusted_rand_score,
-    roc_auc_score,
     silhouette_score,
 )
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from fakescope.metrics.detection import roc_auc
 
 METRICS = ("ami_binary", "ari_binary", "purity_binary", "ami_source", "ari_source",
            "purity_source", "silhouette", "probe_auc", "knn_accuracy")
@@ -146,11 +147,11 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, *, groups: np.ndarray | None = Non
     return score, knn
 
 
-def _auc(y: np.ndarray, s: np.ndarray) -> float:
+def _scored_auc(y: np.ndarray, s: np.ndarray) -> float:
+    """:func:`~fakescope.metrics.detection.roc_auc` over the samples that have an out-of-fold
+    score (``s`` is NaN where a fold was skipped); NaN when one class is left."""
     ok = ~np.isnan(s)
-    if len(np.unique(y[ok])) < 2:
-        return float("nan")
-    return float(roc_auc_score(y[ok], s[ok]))
+    return roc_auc(y[ok], s[ok])
 
 
 def _acc(y: np.ndarray, pred: np.ndarray) -> float:
@@ -196,7 +197,7 @@ def backbone_separability(features: np.ndarray, labels: np.ndarray,
     point = _unsupervised(z, y, s_codes, k_src, seed, n_init)
     g = None if groups is None else np.asarray(groups).astype(str)
     score, knn = out_of_fold(x, y, groups=g, n_folds=n_folds, knn_k=knn_k, seed=seed)
-    point["probe_auc"], point["knn_accuracy"] = _auc(y, score), _acc(y, knn)
+    point["probe_auc"], point["knn_accuracy"] = _scored_auc(y, score), _acc(y, knn)
     intervals = {}
     if n_boot > 0:
         rng = np.random.default_rng(seed)
@@ -208,7 +209,7 @@ def backbone_separability(features: np.ndarray, labels: np.ndarray,
             for m, v in _unsupervised(z[idx], y[idx], s_codes[idx], k_src, seed,
                                       max(1, n_init // 2)).items():
                 boots[m].append(v)
-            boots["probe_auc"].append(_auc(y[idx], score[idx]))
+            boots["probe_auc"].append(_scored_auc(y[idx], score[idx]))
             boots["knn_accuracy"].append(_acc(y[idx], knn[idx]))
         a = (1 - ci) / 2
         for m, vals in boots.items():
