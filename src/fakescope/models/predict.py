@@ -211,6 +211,11 @@ def predict(model_or_models, images, *, method: str = "none", samples: int = 16,
     dev = _device_of(members[0], device)
     cast = (torch.autocast(device_type=dev.type, dtype=autocast) if autocast is not None
             else nullcontext())
+    if not isinstance(images, (torch.Tensor, np.ndarray)):
+        # A DataLoader draws its base seed from the caller's global RNG when iteration starts;
+        # start it out here, so that draw is taken (as a training's validation pass always took
+        # it) and not undone by fork_rng: otherwise every training after epoch 1 would change.
+        images = iter(images)
     probs, logits, index = [], [], []
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []), torch.no_grad():
         torch.manual_seed(seed)

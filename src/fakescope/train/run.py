@@ -22,6 +22,7 @@ files and trains again. An unfinished run with matching settings and rows resume
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -87,11 +88,11 @@ class Run:
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the trained weights: the run's settings and training rows (for caches)."""
-        if self.out is not None and (self.out / RECORD).is_file():
-            rec = json.loads((self.out / RECORD).read_text())
-            return rec["rows"]["fingerprint"] + ":" + json.dumps(rec["settings"], sort_keys=True)
-        return str(self.best_checkpoint)
+        """SHA-256 of the trained weights (keys score caches: a retrain invalidates them)."""
+        weights = hashlib.sha256()
+        for t in self.model.state_dict().values():
+            weights.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return weights.hexdigest()
 
 
 def row_columns(cfg: TrainConfig) -> list[str]:
