@@ -11,7 +11,7 @@ from scipy import stats
 
 from fakescope.cli.main import main
 from fakescope.errors import ConfigError, DataError
-from fakescope.experiments.difficulty_seeds import combine_runs, format_summary, t_interval
+from fakescope.experiments.difficulty.seeds import combine_runs, format_summary, t_interval
 
 
 def _run(folder, seed, drops, auc_in=(0.9, 0.8), settings=("train.epochs=8",), version=5,

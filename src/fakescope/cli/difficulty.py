@@ -78,7 +78,7 @@ def difficulty_seeds(
 
     Example: fakescope study difficulty-seeds runs/difficulty runs/difficulty-seed1
     """
-    from fakescope.experiments.difficulty_seeds import combine_runs, format_summary
+    from fakescope.experiments.difficulty.seeds import combine_runs, format_summary
 
     summary = combine_runs(runs)
     typer.echo(format_summary(summary))

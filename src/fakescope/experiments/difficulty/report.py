@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fakescope.experiments.difficulty_stats import TARGET
+from fakescope.experiments.difficulty.stats import TARGET
 from fakescope.report import Report, Section
 from fakescope.report.plots import grouped_bars
 

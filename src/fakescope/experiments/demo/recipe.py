@@ -30,7 +30,7 @@ import pandas as pd
 
 from fakescope.config import load_config
 from fakescope.data.manifest import subset
-from fakescope.experiments.demo_report import benchmark_section, detection_section
+from fakescope.experiments.demo.report import benchmark_section, detection_section
 from fakescope.models.registry import OFFLINE_PRETRAINED
 from fakescope.report import Report
 from fakescope.train.run import fit_or_reuse, score
@@ -136,7 +136,7 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None, *,
 
 
 def _analyses() -> dict[str, Callable]:
-    from fakescope.experiments import demo_analyses as a
+    from fakescope.experiments.demo import analyses as a
 
     return {"uncertainty": a.uncertainty_analysis, "fairness": a.fairness_analysis}
 

@@ -20,7 +20,7 @@ from scipy import stats
 
 from fakescope.config import parse_override
 from fakescope.errors import ConfigError, DataError
-from fakescope.experiments.difficulty_stats import TARGET
+from fakescope.experiments.difficulty.stats import TARGET
 
 
 def _training_settings(record: dict) -> dict:

@@ -33,13 +33,10 @@ import pandas as pd
 
 from fakescope.config import TrainConfig, load_config, parse_override
 from fakescope.data.manifest import subset
-from fakescope.experiments.difficulty_report import format_table, write_section
-from fakescope.experiments.difficulty_stats import TARGET, drop_ci, generator_auc
+from fakescope.experiments.difficulty.report import write_section
+from fakescope.experiments.difficulty.stats import TARGET, drop_ci, generator_auc
 from fakescope.models.registry import OFFLINE_PRETRAINED
 from fakescope.train.run import fit_or_reuse, score
-
-__all__ = ["TARGET", "drop_ci", "format_table", "generator_auc", "run_difficulty",
-           "training_settings"]
 
 
 def _log(say: Callable[[str], None] | None, text: str) -> None:
