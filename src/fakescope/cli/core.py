@@ -30,7 +30,8 @@ def train(
     """
     from fakescope.config import load_config
     from fakescope.data.manifest import select_split
-    from fakescope.train.run import config_rows, fit_or_reuse, is_main_process, score
+    from fakescope.train.distributed import is_main_process
+    from fakescope.train.run import config_rows, fit_or_reuse, score
 
     cfg = load_config(config, set_)
     rows = config_rows(cfg)

@@ -28,6 +28,11 @@ class DistInfo:
         return self.rank == 0
 
 
+def is_main_process() -> bool:
+    """True in a single process and in rank 0 of a ``torchrun`` job (which sets ``RANK``)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def init_distributed(device: torch.device) -> DistInfo:
     """Join the process group that ``torchrun`` describes; no-op for a single process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

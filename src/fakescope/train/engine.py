@@ -41,7 +41,7 @@ from fakescope.metrics.detection import detection_metrics
 from fakescope.models.checkpoint import load_detector, load_weights, save_detector
 from fakescope.models.detector import Detector
 from fakescope.models.device import resolve_device
-from fakescope.models.predict import predict
+from fakescope.models.predict import Prediction, predict
 from fakescope.scores import scores_table
 from fakescope.train.distributed import (
     DistInfo,
@@ -94,6 +94,22 @@ def cpu_has_native_bf16() -> bool:
     """True when this CPU computes bf16 in hardware (AVX512-BF16 or AMX tiles)."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(torch.cpu, c, lambda: False)()) for c in checks)
+
+
+def predict_dataset(model: Detector, ds: ManifestDataset, cfg: TrainConfig, *,
+                    device: torch.device, method: str = "none", samples: int = 16,
+                    seed: int = 0, batch_size: int | None = None) -> Prediction:
+    """:func:`~fakescope.models.predict.predict` over every readable item of ``ds`` as a
+    training config runs it: ``cfg.train.eval_batch_size`` (unless ``batch_size``), its data
+    workers, mixed precision (``train.amp``) and memory layout (``train.channels_last``); the
+    model is put in eval mode on ``device``. ``Prediction.index`` holds the items' indices."""
+    bs = batch_size or cfg.train.eval_batch_size
+    loader = DataLoader(ds, batch_size=bs, shuffle=False, collate_fn=collate_skip,
+                        num_workers=cfg.data.num_workers)
+    model.to(device).eval()
+    return predict(model, loader, method=method, samples=samples, seed=seed, batch_size=bs,
+                   device=device, autocast=amp_dtype(device) if cfg.train.amp else None,
+                   channels_last=cfg.train.channels_last)
 
 
 class Engine:
@@ -344,13 +360,8 @@ class Engine:
 
     def predict_logits(self, ds: ManifestDataset) -> tuple[np.ndarray, np.ndarray]:
         """``(indices (M,), logits (M, C))`` for every readable item of ``ds`` (eval mode)."""
-        self.model.eval()
-        loader = DataLoader(ds, batch_size=self.cfg.train.eval_batch_size, shuffle=False,
-                            collate_fn=collate_skip, num_workers=self.cfg.data.num_workers)
         try:
-            pred = predict(self.model, loader, method="none", device=self.device,
-                           batch_size=self.cfg.train.eval_batch_size, autocast=self.amp_dtype,
-                           channels_last=self.channels_last)
+            pred = predict_dataset(self.model, ds, self.cfg, device=self.device)
         except DataError:  # no readable item
             return np.zeros(0, np.int64), np.zeros((0, self.model.num_classes), np.float32)
         return pred.index.numpy(), pred.logits.numpy()

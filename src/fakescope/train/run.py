@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,15 +32,15 @@ from typing import Any
 import pandas as pd
 
 from fakescope.config import TrainConfig, config_from_dict
-from fakescope.data.dataset import ManifestDataset, collate_skip
+from fakescope.data.dataset import ManifestDataset
 from fakescope.data.manifest import fingerprint, read_manifest
 from fakescope.errors import ConfigError, DataError
 from fakescope.models.checkpoint import load_detector, load_weights
 from fakescope.models.detector import Detector
 from fakescope.models.device import resolve_device
-from fakescope.models.predict import predict
 from fakescope.scores import read_scores, scores_table, write_scores
-from fakescope.train.engine import Engine, amp_dtype
+from fakescope.train.distributed import is_main_process
+from fakescope.train.engine import Engine, predict_dataset
 from fakescope.train.recipe import build_datasets, build_model
 from fakescope.train.resume import config_conflicts
 
@@ -150,10 +149,6 @@ def differences(record: dict[str, Any] | None, cfg: TrainConfig,
 
 def _has_training(out: Path) -> bool:
     return any((out / p).exists() for p in ("best", "last", RECORD, "done.json"))
-
-
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 def _write_record(out: Path, record: dict[str, Any]) -> None:
@@ -275,21 +270,12 @@ def score(run: Run, rows: pd.DataFrame, *, method: str = "none", samples: int = 
             table = read_scores(cache)
             table.attrs["skipped"] = {}
             return table
-    cfg = run.config
     ds = ManifestDataset(rows, image_size=run.image_size, target=run.target,
                          class_names=run.class_names, on_error="skip")
-    bs = batch_size or cfg.train.eval_batch_size
-    device = resolve_device(cfg.train.device)
-    from torch.utils.data import DataLoader
-
-    loader = DataLoader(ds, batch_size=bs, shuffle=False, collate_fn=collate_skip,
-                        num_workers=cfg.data.num_workers)
-    run.model.to(device).eval()
     try:
-        pred = predict(run.model, loader, method=method, samples=samples, seed=seed,
-                       batch_size=bs, device=device,
-                       autocast=amp_dtype(device) if cfg.train.amp else None,
-                       channels_last=cfg.train.channels_last)
+        pred = predict_dataset(run.model, ds, run.config, method=method, samples=samples,
+                               seed=seed, batch_size=batch_size,
+                               device=resolve_device(run.config.train.device))
     except DataError as exc:
         raise DataError(f"no readable image among {len(rows)} rows",
                         path=rows.attrs.get("origin")) from exc
