@@ -176,6 +176,30 @@ def config_rows(cfg: TrainConfig) -> pd.DataFrame:
     return read_manifest(cfg.data.manifest)
 
 
+def changed_settings(have: dict[str, Any] | None, want: dict[str, Any], *,
+                     record: str = "settings record") -> list[str]:
+    """``key: old -> new`` for each key of ``want`` whose recorded value in ``have`` differs;
+    one line saying ``record`` is missing when ``have`` is None."""
+    if have is None:
+        return [f"no {record}: made by an older fakescope, its settings are unknown"]
+    return [f"{k}: {have.get(k)!r} -> {v!r}" for k, v in want.items() if have.get(k) != v]
+
+
+def refuse_unless_retrain(folder: Path, holds: str, diffs: list[str], *, retrain: bool,
+                          hint: str | None = None, log=None, reason: str | None = None) -> None:
+    """The run step's rule for anything a command keeps between runs: when ``diffs`` is not
+    empty, raise a ConfigError (``FOLDER holds HOLDS (differences)``) unless ``retrain``, in
+    which case only tell ``log`` (``FOLDER: REASON: retraining``; the caller then clears)."""
+    if not diffs:
+        return
+    if not retrain:
+        raise ConfigError(f"{folder} holds {holds} ({'; '.join(diffs)})",
+                          hint=hint or "use another output folder, or retrain (--retrain), "
+                          "which replaces it")
+    if log:
+        log(f"      {folder}: {reason or '; '.join(diffs)}: retraining")
+
+
 def fit_or_reuse(cfg: TrainConfig, rows: pd.DataFrame | None = None,
                  out: str | Path | None = None, *, retrain: bool = False,
                  model: Detector | None = None, loss=None, log=None) -> Run:
@@ -194,14 +218,10 @@ def fit_or_reuse(cfg: TrainConfig, rows: pd.DataFrame | None = None,
     old = read_record(out)
     if _has_training(out):
         diffs = differences(old, cfg, record)
-        if diffs and not retrain:
-            raise ConfigError(f"{out} holds a training made with other settings or rows "
-                              f"({'; '.join(diffs)})",
-                              hint="use another output folder, or retrain (--retrain), "
-                              "which replaces it")
+        refuse_unless_retrain(out, "a training made with other settings or rows", diffs,
+                              retrain=retrain, log=log,
+                              reason=f"other settings or rows ({'; '.join(diffs)})")
         if diffs:
-            if log:
-                log(f"      {out}: other settings or rows ({'; '.join(diffs)}): retraining")
             clear_run(out)
             old = None
         elif old and old.get("finished"):

@@ -25,9 +25,9 @@ import pandas as pd
 
 from fakescope.data.balance import balance_manifest
 from fakescope.data.manifest import read_manifest, write_manifest
-from fakescope.errors import ConfigError
 from fakescope.experiments.fairness.config import GROUP_COLS, GROUP_COLUMN, StudyConfig
 from fakescope.metrics.fairness import group_key
+from fakescope.train.run import changed_settings, refuse_unless_retrain
 
 SETTINGS = "settings.json"
 
@@ -50,14 +50,10 @@ def check_data(out: Path, cfg: StudyConfig, *, retrain: bool = False) -> None:
     have = json.loads(path.read_text()) if path.is_file() else None
     if have == want:
         return
-    diffs = ([f"no {SETTINGS}: built by an older fakescope, its settings are unknown"]
-             if have is None else [f"{k}: {have.get(k)!r} -> {v!r}" for k, v in want.items()
-                                   if have.get(k) != v])
-    if not retrain:
-        raise ConfigError(f"{folder} holds study data built with other settings "
-                          f"({'; '.join(diffs)})",
-                          hint="use another --out, or --retrain, which rebuilds the data and "
-                          "retrains every method")
+    diffs = changed_settings(have, want, record=SETTINGS)
+    refuse_unless_retrain(folder, "study data built with other settings", diffs,
+                          retrain=retrain, hint="use another --out, or --retrain, which "
+                          "rebuilds the data and retrains every method")
     shutil.rmtree(folder)
 
 

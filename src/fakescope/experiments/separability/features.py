@@ -21,9 +21,10 @@ import pandas as pd
 
 from fakescope.data.images import load_image
 from fakescope.data.manifest import resolve_path, subset
-from fakescope.errors import ConfigError, DataError
+from fakescope.errors import DataError
 from fakescope.experiments.separability.config import StudyConfig
 from fakescope.models.feature_extractors import FeatureExtractor
+from fakescope.train.run import changed_settings, refuse_unless_retrain
 
 
 def safe_name(name: str) -> str:
@@ -64,17 +65,13 @@ def simclr_checkpoint(df: pd.DataFrame, out: Path, cfg: StudyConfig, mhash: str,
                         batch_size=min(64, max(2, cfg.batch_size)))
     want = {"manifest_hash": mhash, **{k: v for k, v in asdict(scfg).items() if k != "device"}}
     if meta.is_file():
-        have = json.loads(meta.read_text())
-        diffs = [f"{k}: {have.get(k)!r} -> {v!r}" for k, v in want.items() if have.get(k) != v]
+        diffs = changed_settings(json.loads(meta.read_text()), want)
         if not diffs:
             if log:
                 log(f"      {ckpt}: reusing the SimCLR checkpoint (same settings and manifest)")
             return ckpt
-        if not retrain:
-            raise ConfigError(f"{ckpt} holds a SimCLR checkpoint made with other settings or "
-                              f"images ({'; '.join(diffs)})",
-                              hint="use another output folder, or retrain (--retrain), "
-                              "which replaces it")
+        refuse_unless_retrain(ckpt, "a SimCLR checkpoint made with other settings or images",
+                              diffs, retrain=retrain)
         # what was computed from the old checkpoint is stale
         shutil.rmtree(out / "finetune" / safe_name("simclr"), ignore_errors=True)
         cache_file(out, "simclr").unlink(missing_ok=True)

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from fakescope.errors import ConfigError
 from fakescope.experiments.uncertainty.config import UncertaintyStudyConfig, train_config
 from fakescope.experiments.uncertainty.data import without_generator
 from fakescope.models.bayesian import bayesianize
-from fakescope.train.run import RECORD, Run, clear_run, fit_or_reuse
+from fakescope.train.run import RECORD, Run, clear_run, fit_or_reuse, refuse_unless_retrain
 
 #: File in a fine-tuned run folder naming the run it started from (hash of its fingerprint).
 BASE = "base.txt"
@@ -63,12 +62,10 @@ def fine_tune_bayesian(tc, rows: pd.DataFrame, out: Path, base: Run, *, prior_si
     stamp = out / BASE
     old = stamp.read_text().strip() if stamp.is_file() else None
     if (out / RECORD).is_file() and old != base_id:
-        if not retrain:
-            raise ConfigError(f"{out} was fine-tuned from another training of {base.out}",
-                              hint="use another output folder, or retrain (--retrain), "
-                              "which replaces it")
-        if log:
-            log(f"      {out}: fine-tuned from another training of {base.out}: retraining")
+        reason = f"fine-tuned from another training of {base.out}"
+        diff = f"base run weights: {(old or 'unknown')[:12]} -> {base_id[:12]}"
+        refuse_unless_retrain(out, f"a run {reason}", [diff],
+                              retrain=retrain, log=log, reason=reason)
         clear_run(out)
     model = bayesianize(copy.deepcopy(base.model).cpu(), prior_sigma=prior_sigma)
     run = fit_or_reuse(tc, rows, out, retrain=retrain, model=model, log=log)
