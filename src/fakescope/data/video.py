@@ -8,6 +8,10 @@ cover the whole clip. DeepfakeBench's loaders instead keep the *first* N frames 
 frame list (``frames[:frame_num]``), which covers only the clip's first second or so when more
 frames were extracted: a known bug its users report, not reproduced here. ``stride = s`` takes
 frames ``0, s, 2s, ...``.
+
+OpenCV stops at the first frame it cannot decode and knows nothing of time stamps. For per-frame
+time stamps (variable frame rate), phone rotation, skipping and counting damaged frames, and for
+writing H.264 (libx264, CRF) use :mod:`fakescope.data.video_stream` (PyAV).
 """
 
 from __future__ import annotations
