@@ -14,7 +14,8 @@ import typer
 
 from fakescope.errors import FakescopeError
 
-TOPICS = ("core", "synth", "difficulty", "uncertainty", "fairness", "separability", "datasets")
+TOPICS = ("core", "synth", "difficulty", "uncertainty", "fairness", "separability", "datasets",
+          "signals")
 
 app = typer.Typer(
     name="fakescope",
