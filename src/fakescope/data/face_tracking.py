@@ -8,7 +8,8 @@ Per frame ``t`` (RGB ``uint8 (H, W, 3)``):
   signature; faces need 68-point landmarks and ``score >= min_score``. With a previous face the
   one whose box centre is nearest to the previous box's is kept, otherwise the largest.
 - *track* otherwise: pyramidal Lucas-Kanade (``cv2.calcOpticalFlowPyrLK``, 21 px window, 3
-  pyramid levels) moves the previous frame's points forward, then back; a point is *good* when
+  pyramid levels, on a window of the previous face box grown by its size on every side) moves
+  the previous frame's points forward, then back; a point is *good* when
   both passes find it and the forward-backward error ``|back - p|`` is at most
   ``fb_threshold`` px. Good points take their tracked position; the others follow the
   similarity transform (``cv2.estimateAffinePartial2D``) fitted to the good ones. Tracking
@@ -104,26 +105,34 @@ class FaceTracker:
         return points, detected
 
     def _track(self, grey: np.ndarray) -> np.ndarray | None:
-        prev = self._points.reshape(-1, 1, 2)
         if grey.shape != self._grey.shape:
             return None
-        fwd, st1, _ = cv2.calcOpticalFlowPyrLK(self._grey, grey, prev, None, **_LK)
+        # Lucas-Kanade on a window around the face: the previous box grown by its size (and
+        # the pyramid's reach) on every side, so large frames cost a face, not a frame.
+        x0, y0, x1, y1 = self._box
+        m = max(x1 - x0, y1 - y0) + _LK["winSize"][0] * 2 ** _LK["maxLevel"] / 2
+        h, w = grey.shape
+        cx0, cy0 = max(int(x0 - m), 0), max(int(y0 - m), 0)
+        cx1, cy1 = min(int(x1 + m) + 1, w), min(int(y1 + m) + 1, h)
+        a, b = self._grey[cy0:cy1, cx0:cx1], grey[cy0:cy1, cx0:cx1]
+        off = np.array([cx0, cy0], np.float32)
+        prev = (self._points - off).reshape(-1, 1, 2)
+        fwd, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, prev, None, **_LK)
         if fwd is None:
             return None
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, self._grey, fwd, None, **_LK)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, fwd, None, **_LK)
         if back is None:
             return None
         fb = np.linalg.norm((back - prev).reshape(-1, 2), axis=1)
         good = (st1.ravel() == 1) & (st2.ravel() == 1) & (fb <= self.fb_threshold)
         if good.sum() < max(self.min_tracked * N_POINTS, 3):
             return None
-        src, dst = self._points[good], fwd.reshape(-1, 2)[good]
-        out = fwd.reshape(-1, 2).copy()
+        out = fwd.reshape(-1, 2) + off
         if not good.all():
-            m, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
-            if m is None:
+            mat, _ = cv2.estimateAffinePartial2D(self._points[good], out[good], method=cv2.LMEDS)
+            if mat is None:
                 return None
-            out[~good] = self._points[~good] @ m[:, :2].T + m[:, 2]
+            out[~good] = self._points[~good] @ mat[:, :2].T + mat[:, 2]
         return out.astype(np.float32)
 
     def _detect_points(self, rgb: np.ndarray) -> np.ndarray | None:
