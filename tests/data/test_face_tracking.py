@@ -35,11 +35,12 @@ def _moving(face, n, step=(1.3, 0.7)):
 
 
 class Oracle:
-    """A fake detector: the true landmarks of the frame it is shown (found by identity), or
-    none for the frames listed in ``absent``; records the frames it was called on."""
+    """A fake detector: the true landmarks of the frame it is shown (found by identity), moved
+    ``offsets[t]`` px right, or none for the frames in ``absent``; records the frames it saw."""
 
-    def __init__(self, frames, truth, absent=()):
+    def __init__(self, frames, truth, absent=(), offsets=None):
         self.frames, self.truth, self.absent = frames, truth, set(absent)
+        self.offsets = offsets or {}
         self.calls: list[int] = []
 
     def detect(self, image):
@@ -47,7 +48,7 @@ class Oracle:
         self.calls.append(t)
         if t in self.absent:
             return []
-        lm = self.truth[t].astype(np.float32)
+        lm = (self.truth[t] + (self.offsets.get(t, 0.0), 0.0)).astype(np.float32)
         return [Face((*lm.min(0), *lm.max(0)), 1.0, lm)]
 
 
@@ -57,13 +58,36 @@ def test_tracked_landmarks_follow_the_translation(face):
     track = track_faces(frames, det, detect_every=10)
     assert det.calls == [0, 10, 20, 30]  # T / k detections, nothing more
     assert track.detector_calls == 4 and track.lost_frames == 0
-    assert track.detected.tolist() == [t % 10 == 0 for t in range(40)]
+    # later detections agree with the track (within 3 % of the face size): the track is kept
+    assert track.detected.tolist() == [t == 0 for t in range(40)]
     err = np.linalg.norm(track.landmarks - truth, axis=2)
     assert track.landmarks.shape == (40, 68, 2)
     assert err.max() < 1.0  # every point of every frame within 1 px
     # without tracking the landmarks would be off by the motion since the last detection
     stale = np.linalg.norm(truth[9] - truth[0], axis=1)
     assert stale.min() > 5
+
+
+def test_detections_replace_the_track_only_when_it_drifted(face):
+    frames, truth = _moving(face, 30)
+    # at frame 10 the detector sees the face 1 px off (its own jitter): the track is kept;
+    # at frame 20 8 px off (~8 % of the face: as if the track drifted): the detection wins
+    det = Oracle(frames, truth, offsets={10: 1.0, 20: 8.0})
+    track = track_faces(frames, det, detect_every=10)
+    assert det.calls == [0, 10, 20]
+    assert track.detected.tolist() == [t in (0, 20) for t in range(30)]
+    err = track.landmarks[:, :, 0] - truth[:, :, 0]
+    assert np.abs(err[:20]).max() < 1.0  # kept the track at 10
+    assert np.abs(err[20:] - 8).max() < 1.0  # took the detection at 20 and tracked from it
+
+
+def test_detector_miss_while_tracking_keeps_the_track(face):
+    frames, truth = _moving(face, 25)
+    det = Oracle(frames, truth, absent={10})
+    track = track_faces(frames, det, detect_every=10)
+    assert det.calls == [0, 10, 11, 21]  # asked again on the next frame, then every 10
+    assert track.lost_frames == 0
+    assert np.linalg.norm(track.landmarks - truth, axis=2).max() < 1.0
 
 
 def test_vanished_face_triggers_redetection(face):

@@ -16,8 +16,13 @@ Per frame ``t`` (RGB ``uint8 (H, W, 3)``):
   *fails*, and the detector runs on this frame at once, when fewer than ``min_tracked`` of the
   68 points are good.
 
-A frame where the detector finds no face has NaN landmarks (a *lost* frame); the detector runs
-again on the next frame. ``detect_max_side`` downscales large frames for the detector only
+A scheduled detection that agrees with the track (mean point distance at most ``keep_tracked``
+of the detected face's size, 3 % by default) keeps the tracked points: re-anchoring on every
+detection would add the detector's own jitter (~1-2 px for dlib) as a step every k frames, which
+shows up in colour traces and flow; a larger disagreement (drift) replaces them. A scheduled
+detection that finds nothing while tracking holds keeps the track and asks again next frame.
+Without a track, a frame where the detector finds no face has NaN landmarks (a *lost* frame);
+the detector runs again on the next frame. ``detect_max_side`` downscales large frames for the detector only
 (landmarks are scaled back), which makes dlib's HOG detector ~4x faster on 1080p video.
 """
 
@@ -74,7 +79,7 @@ class FaceTracker:
 
     def __init__(self, detector, *, detect_every: int = 10, min_score: float = 0.0,
                  fb_threshold: float = 1.0, min_tracked: float = 0.5,
-                 detect_max_side: int | None = None):
+                 keep_tracked: float = 0.03, detect_max_side: int | None = None):
         if detect_every < 1:
             raise ConfigError(f"detect_every={detect_every}", hint="use 1 or more")
         if not 0.0 < min_tracked <= 1.0:
@@ -82,7 +87,7 @@ class FaceTracker:
         self._detect = _detect_fn(detector)
         self.detect_every, self.min_score = int(detect_every), float(min_score)
         self.fb_threshold, self.min_tracked = float(fb_threshold), float(min_tracked)
-        self.detect_max_side = detect_max_side
+        self.keep_tracked, self.detect_max_side = float(keep_tracked), detect_max_side
         self.calls = 0
         self._grey = self._points = self._box = None
         self._since = 0  # frames since the last detection
@@ -91,18 +96,28 @@ class FaceTracker:
         """Landmarks ``(68, 2)`` float32 of this frame (None: no face) and whether they come
         from the detector."""
         grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
-        points, detected = None, False
-        if self._points is not None and self._since < self.detect_every:
-            points = self._track(grey)
-        if points is None:
-            points = self._detect_points(rgb)
-            detected = points is not None
-            self._since = 0
+        tracked = self._track(grey) if self._points is not None else None
+        points, detected = tracked, False
+        if tracked is None or self._since >= self.detect_every:
+            found = self._detect_points(rgb)
+            if found is None:
+                # A detector miss while tracking holds: keep the track, ask again next frame.
+                self._since = self.detect_every
+            else:
+                self._since = 0
+                if tracked is None or self._drift(tracked, found) > self.keep_tracked:
+                    points, detected = found, True
         self._since += 1
         self._grey, self._points = grey, points
         if points is not None:
             self._box = _box_of(points)
         return points, detected
+
+    @staticmethod
+    def _drift(tracked: np.ndarray, found: np.ndarray) -> float:
+        """Mean distance between two landmark sets over the detected face's size."""
+        x0, y0, x1, y1 = _box_of(found)
+        return float(np.linalg.norm(tracked - found, axis=1).mean()) / max(x1 - x0, y1 - y0, 1.0)
 
     def _track(self, grey: np.ndarray) -> np.ndarray | None:
         if grey.shape != self._grey.shape:
@@ -156,12 +171,12 @@ class FaceTracker:
 
 def track_faces(frames: Iterable[np.ndarray], detector, *, detect_every: int = 10,
                 min_score: float = 0.0, fb_threshold: float = 1.0, min_tracked: float = 0.5,
-                detect_max_side: int | None = None) -> Track:
+                keep_tracked: float = 0.03, detect_max_side: int | None = None) -> Track:
     """Track one face's landmarks through ``frames`` (RGB ``(H, W, 3)`` uint8); see the module
     doc for the options. Returns a :class:`Track` of length T."""
     tracker = FaceTracker(detector, detect_every=detect_every, min_score=min_score,
                           fb_threshold=fb_threshold, min_tracked=min_tracked,
-                          detect_max_side=detect_max_side)
+                          keep_tracked=keep_tracked, detect_max_side=detect_max_side)
     rows, detected = [], []
     for rgb in frames:
         pts, det = tracker.update(rgb)
