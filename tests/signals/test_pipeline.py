@@ -253,3 +253,25 @@ def test_two_spawned_workers_match_one(tmp_path, clips):
     a = pd.read_csv(tmp_path / "w1" / "signals.csv").drop(columns="path")
     b = pd.read_csv(tmp_path / "w2" / "signals.csv").drop(columns="path")
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_face_mean_weights_pulse_regions_by_area():
+    from fakescope.signals.pipeline import face_mean
+    from fakescope.signals.regions import REGIONS, region_polygons
+
+    ident = make_identities(1, seed=0)[0]
+    view = sample_view(np.random.default_rng(0), "studio")
+    lm = render_face(ident, view, size=96).landmarks.astype(np.float64)[None]
+    tr = np.zeros((1, len(REGIONS), 3))
+    tr[0, :, 0] = np.arange(len(REGIONS))  # region r has red value r
+    tr[0, REGIONS.index("nose")] = 1000.0  # left out: not a pulse region
+    polys = region_polygons(lm[0])
+    area = {r: cv2.contourArea(polys[r]) for r in ("forehead", "left_cheek", "right_cheek")}
+    expect = sum(REGIONS.index(r) * a for r, a in area.items()) / sum(area.values())
+    got = face_mean(tr, lm)
+    assert got[0, 0] == pytest.approx(expect, rel=1e-5) and got[0, 1] == 0
+    tr[0, REGIONS.index("forehead")] = np.nan  # a missing region drops out of the weights
+    w = {r: a for r, a in area.items() if r != "forehead"}
+    assert face_mean(tr, lm)[0, 0] == pytest.approx(
+        sum(REGIONS.index(r) * a for r, a in w.items()) / sum(w.values()), rel=1e-5)
+    assert np.isnan(face_mean(tr, np.full((1, 68, 2), np.nan))).all()
