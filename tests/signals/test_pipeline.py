@@ -239,6 +239,9 @@ def test_list_of_paths_and_option_errors(tmp_path, clips):
         extract_signals(paths, tmp_path / "o", landmarks="gt")
     with pytest.raises(DataError, match="landmarks_path"):
         extract_signals(paths, tmp_path / "o", landmarks="manifest")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        extract_signals(paths, tmp_path / "file")
     s = extract_signals(paths, tmp_path / "o", detector=NoFace(), flow="none", progress=False)
     assert (s.done, s.failed) == (0, 2) and all("no face" in m for _, m in s.errors)
 

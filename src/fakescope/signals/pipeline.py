@@ -525,6 +525,8 @@ def extract_signals(manifest_or_paths, out_dir: str | Path, *, workers: int = 1,
                         path=df.attrs.get("origin", "<manifest>"),
                         hint="add it (an .npy/.npz of (T, 68, 2) per clip) or use detect")
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError("output folder is a file", path=out_dir, hint="choose a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = _settings(detect_every, landmarks, methods, flow, max_frames, detector)
     _check_config(out_dir, cfg)
