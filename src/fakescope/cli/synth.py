@@ -51,12 +51,31 @@ def synth(
     workers: int = typer.Option(0, help="Worker processes (0 = number of CPU cores)."),
     proportions: str = typer.Option(None, help="Group proportions, e.g. "
                                     "'skin_tone=light:0.8,medium:0.1,dark:0.1'."),
+    video: bool = typer.Option(False, "--video", help="Build clips (mp4, H.264) with a pulse "
+                               "and motion instead of still images."),
+    clips_per_identity: int = typer.Option(2, help="--video: real clips per identity (each "
+                                           "gets one fake)."),
+    seconds: float = typer.Option(8.0, help="--video: clip length in seconds."),
+    fps: float = typer.Option(30.0, help="--video: frames per second."),
+    pulse_amplitude: str = typer.Option("0.002,0.006", help="--video: range of the pulse "
+                                        "amplitude (fraction of the pixel value), 'lo,hi'."),
+    temporal: str = typer.Option("consistent,flicker", help="--video: temporal modes of the "
+                                 "fakes (consistent, flicker or both)."),
 ):
     """Build the SynthFaces benchmark: procedural real faces + one fake each, with masks,
-    landmarks and a manifest.
+    landmarks and a manifest. With --video: clips of the same people with head motion,
+    blinks, speech and a blood-volume pulse, ground truth per frame (docs/synthfaces-video.md).
 
     Example: fakescope data synth --out data/synth --identities 40 --images-per-identity 5
+
+    Example: fakescope data synth --video --out data/synth-video --identities 36 --seconds 8
     """
+    if video:
+        _synth_video(out, identities=identities, clips_per_identity=clips_per_identity,
+                     seconds=seconds, fps=fps, generators=generators, domain=domain, size=size,
+                     seed=seed, workers=workers, proportions=proportions,
+                     pulse_amplitude=pulse_amplitude, temporal=temporal)
+        return
     from rich.progress import Progress
 
     from fakescope.data.synthfaces.build import build_benchmark
@@ -78,6 +97,41 @@ def synth(
     n_fake = int(df["label"].sum())
     typer.echo(f"{len(df)} images ({len(df) - n_fake} real, {n_fake} fake) -> "
                f"{Path(out) / 'manifest.csv'}")
+
+def _float_range(text: str, option: str) -> tuple[float, float]:
+    try:
+        vals = [float(v) for v in split_names(text)]
+    except ValueError as exc:
+        raise ConfigError(f"cannot parse {option} {text!r}", hint="give 'lo,hi' or one number"
+                          ) from exc
+    if len(vals) not in (1, 2):
+        raise ConfigError(f"cannot parse {option} {text!r}", hint="give 'lo,hi' or one number")
+    return (vals[0], vals[-1])
+
+
+def _synth_video(out: Path, *, identities, clips_per_identity, seconds, fps, generators, domain,
+                 size, seed, workers, proportions, pulse_amplitude, temporal) -> None:
+    from rich.progress import Progress
+
+    from fakescope.data.synthfaces.traits import DOMAINS
+    from fakescope.data.synthfaces.video_build import build_video_benchmark
+
+    doms = list(DOMAINS) if domain == "both" else [domain]
+    n_workers = workers if workers > 0 else (os.cpu_count() or 1)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("rendering clips", total=None)
+        df = build_video_benchmark(
+            out, workers=n_workers, identities=identities,
+            clips_per_identity=clips_per_identity, seconds=seconds, fps=fps,
+            generators=tuple(generator_names(generators)), domains=tuple(doms), size=size,
+            seed=seed, proportions=_parse_props(proportions),
+            pulse_amplitude=_float_range(pulse_amplitude, "--pulse-amplitude"),
+            temporal_modes=tuple(split_names(temporal)),
+            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    n_fake = int(df["label"].sum())
+    typer.echo(f"{len(df)} clips ({len(df) - n_fake} real, {n_fake} fake) -> "
+               f"{Path(out) / 'manifest.csv'}")
+
 
 def synth_bands(
     generators: str = typer.Option("all", help="Comma-separated generator names or 'all'."),

@@ -33,12 +33,15 @@ class RenderedFace:
     """A rendered face before the camera stage.
 
     image: float32 ``(S, S, 3)`` in [0, 1]; landmarks: float32 ``(68, 2)`` pixel ``(x, y)`` in
-    iBUG order; face_mask: uint8 ``(S, S)`` in {0, 255} (jaw line + forehead up to the hairline).
+    iBUG order; face_mask: uint8 ``(S, S)`` in {0, 255} (jaw line + forehead up to the hairline);
+    skin: float32 ``(S, S)`` head alpha times one minus the front hair alpha (where the pulse of
+    a video frame shows).
     """
 
     image: np.ndarray
     landmarks: np.ndarray
     face_mask: np.ndarray
+    skin: np.ndarray | None = None  # float32 (S, S) in [0, 1]: head skin not covered by hair
 
 
 class _Ctx:
@@ -531,4 +534,5 @@ def render_face(ident: Identity, view: View, size: int = 128) -> RenderedFace:
     fm_hull = cv2.convexHull(np.concatenate([jaw, ctx.p(fh)]).astype(np.float32))[:, 0]
     fm = D.poly_alpha(S, fm_hull)
     face_mask = np.where(fm >= 0.5, 255, 0).astype(np.uint8)
-    return RenderedFace(np.clip(img, 0, 1), lm.astype(np.float32), face_mask)
+    skin = (ha * (1 - front)).astype(np.float32)
+    return RenderedFace(np.clip(img, 0, 1), lm.astype(np.float32), face_mask, skin)
