@@ -13,8 +13,12 @@ def test_quick_demo_writes_report_with_every_setting(tmp_path):
     res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1"])
     assert res.exit_code == 0, res.output
     assert "report:" in res.output
-    assert {"benchmark", "detection", "uncertainty", "fairness"} <= set(
+    assert {"benchmark", "detection", "uncertainty", "fairness", "video_clips",
+            "video_heart_rate", "video_controls"} <= set(
         json.loads((out / "report.json").read_text()))
+    controls = pd.read_csv(out / "tables" / "video_controls.csv")
+    assert set(controls["control"]) == {"heart_rate", "frame_difference"}
+    assert (out / "figures" / "video_pulses.png").stat().st_size > 10_000
     cal = pd.read_csv(out / "tables" / "uncertainty__calibration.csv")
     assert cal["ece"].between(0, 1).all()
     html = (out / "report.html").read_text()

@@ -105,3 +105,19 @@ def test_trajectories_keep_expression_and_nan_frames(face):
     assert np.isnan(norm[2]).all()
     assert jitter(clip) == pytest.approx(np.linalg.norm(norm[1] - norm[0], axis=1).mean())
     assert np.isnan(jitter(clip[2:]))
+
+
+def test_frame_difference_energy_is_zero_for_a_still_face_and_grows_with_flicker():
+    from fakescope.signals.motion import frame_difference_energy
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    lm = np.tile(np.array([[20.0, 20], [44, 20], [44, 44], [20, 44]] * 17)[None], (5, 1, 1))
+    still = frame_difference_energy([base] * 5, lm)
+    assert still.shape == (4,) and (still == 0).all()
+    frames = [np.clip(base.astype(int) + rng.integers(-8, 9, base.shape), 0, 255).astype(np.uint8)
+              for _ in range(5)]
+    assert (frame_difference_energy(frames, lm) > 10).all()
+    lm[2] = np.nan
+    e = frame_difference_energy(frames, lm)
+    assert np.isnan(e[2]) and np.isfinite(e[[0, 1, 3]]).all()

@@ -174,6 +174,11 @@ def demo(
     workers: int = typer.Option(0, help="Processes for building the benchmark (0 = all cores)."),
     seed: int = typer.Option(0, help="Seed of every random process."),
     quick: bool = typer.Option(False, "--quick", help="A tiny configuration (a smoke test)."),
+    video: bool = typer.Option(True, "--video/--no-video", help="Add the video study: "
+                               "SynthFaces clips with a pulse, their signals and the "
+                               "difficulty controls (about 10 minutes on 2 cores)."),
+    video_identities: int = typer.Option(72, help="Identities of the video study (2 clips "
+                                         "each, each with one fake)."),
 ):
     """Build SynthFaces, train detectors, evaluate them and write OUT/report.html.
 
@@ -187,6 +192,7 @@ def demo(
     import os
 
     from fakescope.experiments.demo import ANALYSES, DemoConfig, run_demo
+    from fakescope.experiments.video import VideoStudyConfig
 
     names = tuple(ANALYSES) if analyses == "all" else tuple(
         a for a in analyses.split(",") if a and a != "none")
@@ -198,10 +204,16 @@ def demo(
     cfg = DemoConfig(identities=identities, images_per_identity=images_per_identity,
                      detectors=tuple(d for d in detectors.split(",") if d), epochs=epochs,
                      scratch_epochs=scratch_epochs, image_size=image_size, seed=seed, analyses=names,
-                     workers=workers or os.cpu_count() or 1)
+                     workers=workers or os.cpu_count() or 1,
+                     video=VideoStudyConfig(identities=video_identities, seed=seed,
+                                            workers=workers or os.cpu_count() or 1)
+                     if video else None)
     if quick:
         cfg.identities, cfg.images_per_identity, cfg.epochs, cfg.scratch_epochs = 24, 4, 1, 1
         cfg.image_size, cfg.detectors, cfg.n_boot = 32, ("tiny",), 50
+        if cfg.video is not None:
+            cfg.video = VideoStudyConfig(identities=9, clips_per_identity=1, seconds=4.5,
+                                         size=48, n_boot=50, seed=seed, workers=cfg.workers)
     run_demo(out, cfg, say=console.print)
 
 

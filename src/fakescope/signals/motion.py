@@ -159,3 +159,31 @@ def jitter(landmarks) -> float:
     step = np.linalg.norm(np.diff(norm, axis=0), axis=2)  # (T-1, 68)
     valid = ~np.isnan(step).any(axis=1)
     return float(step[valid].mean()) if valid.any() else float("nan")
+
+
+def frame_difference_energy(frames: Iterable, landmarks) -> np.ndarray:
+    """Mean squared grey-level change inside the face between consecutive frames, ``(T - 1,)``.
+
+    ``e_t = mean over the convex hull of frame t's 68 landmarks of (g_{t+1} - g_t)^2`` (grey
+    levels 0-255); NaN where frame ``t`` has no face. The blind temporal cue: per-frame
+    generators flicker, and motion, blinks and speech move it too.
+    """
+    lms = np.asarray(landmarks, np.float64)
+    out, prev = [], None
+    for t, frame in enumerate(frames):
+        g = _grey(frame).astype(np.float32)
+        if prev is not None:
+            lm = lms[t - 1]
+            if np.isnan(lm).any():
+                out.append(np.nan)
+            else:
+                mask = np.zeros(g.shape, np.uint8)
+                hull = cv2.convexHull(np.round(lm).astype(np.int32))
+                cv2.fillConvexPoly(mask, hull, 1)
+                sel = mask.astype(bool)
+                d = g[sel] - prev[sel]
+                out.append(float(np.mean(d * d)) if sel.any() else np.nan)
+        prev = g
+    if len(out) != len(lms) - 1:
+        raise DataError(f"{len(out) + 1} frames but {len(lms)} landmark rows")
+    return np.asarray(out)

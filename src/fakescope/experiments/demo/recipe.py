@@ -9,7 +9,10 @@ Protocol (one training per detector serves all three evaluations):
   ``held_out`` (checkpoint chosen on validation);
 - **in-domain**: test split of the training domain, seen generators + reals;
 - **cross-generator**: test split of the training domain, held-out generators + reals;
-- **cross-domain**: test split of ``test_domain`` (phone), seen generators + reals.
+- **cross-domain**: test split of ``test_domain`` (phone), seen generators + reals;
+- **video** (:mod:`fakescope.experiments.video`): SynthFaces clips with a pulse, a real clip
+  beside each generator's fake with their pulse signals and spectra, heart-rate recovery per
+  domain, and the two difficulty controls (heart rate alone, frame differences alone).
 
 Folders: ``OUT/benchmark`` (SynthFaces), ``OUT/models/<detector>`` (run folders of the run step,
 :mod:`fakescope.train.run`), ``OUT/scores/<detector>_test.csv`` (test scores tables). The demo
@@ -31,6 +34,7 @@ import pandas as pd
 from fakescope.config import load_config
 from fakescope.data.manifest import subset
 from fakescope.experiments.demo.report import benchmark_section, detection_section
+from fakescope.experiments.video import VideoStudyConfig, run_video_study
 from fakescope.models.registry import OFFLINE_PRETRAINED
 from fakescope.report import Report
 from fakescope.train.run import fit_or_reuse, score
@@ -54,6 +58,8 @@ class DemoConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     n_boot: int = 300
     analyses: tuple[str, ...] = ()
+    #: the video study (SynthFaces clips, signals, difficulty controls); None = skip it
+    video: VideoStudyConfig | None = field(default_factory=VideoStudyConfig)
 
 
 def _log(say: Callable[[str], None] | None, text: str) -> None:
@@ -130,6 +136,10 @@ def run_demo(out_dir: str | Path, cfg: DemoConfig | None = None, *,
     for analysis in cfg.analyses:
         _log(say, f"      analysis: {analysis}")
         ANALYSES[analysis](report, runs, scores, test, out, cfg)
+    if cfg.video is not None:
+        _log(say, "[video] SynthFaces clips with a pulse, their signals and the difficulty "
+                  "controls")
+        run_video_study(out, cfg.video, report=report, say=say, progress=progress)
     path = report.render()
     _log(say, f"done in {time.perf_counter() - t0:.0f} s — report: {path}")
     return path
