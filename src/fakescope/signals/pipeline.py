@@ -303,7 +303,7 @@ def clip_signals(path: str | Path, *, detector="hog", landmarks=None, detect_eve
     if no_face > MAX_NO_FACE * n:
         raise DataError(f"no face in {no_face} of {n} frames (more than "
                         f"{MAX_NO_FACE:.0%})", path=path,
-                        hint="check the video shows a face; try --detect-every 1")
+                        hint="dlib HOG needs a frontal face of about 80 px or more")
     region = acc.result("region", len(REGIONS), 3)
     fm = face_mean(region, lm)
     times_a = np.asarray(times, np.float64)
