@@ -10,8 +10,9 @@ is computed on the crop shrunk to at most ``FLOW_SIDE`` px and scaled back to px
 full frame: dense flow is the costliest step, ~4x cheaper at 160 than at 320 px). Outputs
 (:class:`ClipSignals`): region and grid colour traces, region and grid flow traces, head-
 normalised landmark trajectories and jitter, and per rPPG method the pulse signal and the heart
-rate of the *face mean*: the mean of the forehead and cheek traces (``PULSE_REGIONS``) weighted
-by the regions' polygon areas (~ pixel counts). For the heart rate, gaps of up to half a second without a face are filled
+rate of the *face mean*: the mean of the forehead and cheek traces
+(:data:`~fakescope.signals.traces.PULSE_ROI`) weighted by the regions' polygon areas (~ pixel
+counts). For the heart rate, gaps of up to half a second without a face are filled
 linearly and the longest run with a face is used; a variable-frame-rate clip is first resampled
 onto a constant grid at its average rate (:func:`~fakescope.data.video_stream.resample_uniform`).
 
@@ -62,15 +63,12 @@ from fakescope.signals.motion import (
 )
 from fakescope.signals.regions import REGIONS, region_polygons
 from fakescope.signals.rppg import METHODS, check_length, heart_rate, pulse_signal
-from fakescope.signals.traces import grid_traces, interpolate_gaps, region_traces
+from fakescope.signals.traces import PULSE_ROI, grid_traces, interpolate_gaps, region_traces
 
 CHUNK = 64
 CROP_MARGIN = 0.5
 FLOW_SIDE = 160
 MAX_NO_FACE = 0.5
-#: Regions of the face mean the heart rate is read from: forehead and cheeks carry the most
-#: pulse; the nose (highlights, nostril shading) and the chin (speech) add motion more than pulse.
-PULSE_REGIONS = ("forehead", "left_cheek", "right_cheek")
 GRID = (4, 8)
 CONFIG_FILE = "signals_config.json"
 ERROR_COLUMNS = ["sample_id", "path", "error", "kind"]
@@ -92,7 +90,7 @@ class ClipSignals:
     flow_traces: np.ndarray | None  # (T-1, R, 2) px/frame, None with flow="none"
     grid_flow_traces: np.ndarray | None  # (T-1, G, 2)
     trajectories: np.ndarray       # (T, 68, 2) head-normalised landmarks
-    face_mean: np.ndarray          # (T, 3) area-weighted mean of the PULSE_REGIONS traces
+    face_mean: np.ndarray          # (T, 3) area-weighted mean of the PULSE_ROI traces
     pulse_times: np.ndarray        # (K,) seconds of the segment the heart rate used
     pulses: dict = field(default_factory=dict)       # method -> (K,) pulse signal
     heart_rates: dict = field(default_factory=dict)  # method -> rppg.HeartRate
@@ -213,7 +211,7 @@ class _Traces:
 
 
 def face_mean(region_tr: np.ndarray, landmarks: np.ndarray,
-              regions: tuple[str, ...] = PULSE_REGIONS) -> np.ndarray:
+              regions: tuple[str, ...] = PULSE_ROI) -> np.ndarray:
     """Area-weighted mean ``(T, 3)`` of the ``regions`` of region traces ``(T, R, 3)`` (REGIONS
     order); weights are the region polygons' areas (shoelace) in each frame, so it is the mean
     over the pixels of those regions; NaN rows where none has a value."""
