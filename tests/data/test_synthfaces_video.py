@@ -215,3 +215,27 @@ def test_pos_and_chrom_recover_studio_heart_rate_within_3_bpm_on_average(tmp_pat
     # POS: the mean error; CHROM misses some dark-skinned clips by tens of bpm (its fixed
     # skin-tone chrominance), so only its median holds (docs/synthfaces-video.md)
     assert np.mean(err["pos"]) < 3 and np.median(err["chrom"]) < 3, err
+
+
+def test_cli_synth_video_tiny_run_and_bad_options(tmp_path):
+    from typer.testing import CliRunner
+
+    from fakescope.cli.main import app, main
+    from fakescope.data.manifest import read_manifest
+
+    out = tmp_path / "sv"
+    args = ["data", "synth", "--video", "--out", str(out), "--identities", "3",
+            "--clips-per-identity", "1", "--seconds", "1", "--fps", "12", "--size", "32",
+            "--workers", "1", "--generators", "sbi,reenact", "--domain", "phone",
+            "--pulse-amplitude", "0.004", "--temporal", "flicker"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "6 clips (3 real, 3 fake)" in res.output
+    df = read_manifest(out / "manifest.csv")
+    assert set(df["domain"]) == {"phone"} and set(df["n_frames"]) == {12}
+    assert set(df.loc[df.label == 1, "temporal_mode"]) == {"flicker"}
+    assert (df["pulse_amplitude"] == 0.004).all()
+    for bad in (["--pulse-amplitude", "a,b"], ["--temporal", "smooth"], ["--size", "33"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["data", "synth", "--video", "--out", str(tmp_path / "x"), *bad])
+        assert exc.value.code == 2
