@@ -8,7 +8,13 @@
 Importing this package registers the built-ins (the modules below hold them).
 """
 
-from fakescope.models import architectures, dlib_face, handcrafted, ssl  # noqa: F401  (built-ins)
+from fakescope.models import (  # noqa: F401  (built-ins)
+    architectures,
+    bio,
+    dlib_face,
+    handcrafted,
+    ssl,
+)
 from fakescope.models.detector import Detector, p_fake
 from fakescope.models.feature_extractors import (
     FeatureExtractor,
