@@ -69,3 +69,4 @@ def test_hr_error_table_per_domain_and_skin_tone():
     assert t.loc[("domain", "phone", "pos"), "within_3bpm"] == 2 / 3
     assert t.loc[("domain", "studio", "chrom"), "mae_bpm"] == 0
     assert ("domain", "studio", "green") not in t.index  # no such column
+    assert t.loc[("domain+skin_tone", "studio/light", "pos"), "mae_bpm"] == 2.0  # rows 0 and 2

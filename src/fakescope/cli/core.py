@@ -176,8 +176,8 @@ def demo(
     quick: bool = typer.Option(False, "--quick", help="A tiny configuration (a smoke test)."),
     video: bool = typer.Option(True, "--video/--no-video", help="Add the video study: "
                                "SynthFaces clips with a pulse, their signals and the "
-                               "difficulty controls (about 10 minutes on 2 cores)."),
-    video_identities: int = typer.Option(72, help="Identities of the video study (2 clips "
+                               "difficulty controls (about 10 minutes on 2 cores at 36 identities)."),
+    video_identities: int = typer.Option(36, help="Identities of the video study (2 clips "
                                          "each, each with one fake)."),
 ):
     """Build SynthFaces, train detectors, evaluate them and write OUT/report.html.

@@ -35,6 +35,7 @@ fewer are filled by linear interpolation (nearest value at the ends). A clip sho
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,13 @@ def _fill_nan(x: np.ndarray, what: str) -> np.ndarray:
     return interpolate_gaps(x, len(x), edges="hold")
 
 
+@functools.lru_cache(maxsize=64)
+def _butter(order: int, lo: float, hi: float, fps: float) -> np.ndarray:
+    # designing the filter cost more than running it: a PPG map calls bandpass ~200 times
+    sos = sps.butter(order, [lo, hi], btype="bandpass", fs=fps, output="sos")
+    return sos
+
+
 def bandpass(x, fps: float, lo: float = 0.7, hi: float = 3.0, order: int = 3) -> np.ndarray:
     """Zero-phase Butterworth band-pass of ``x`` along axis 0 (second-order sections, run
     forwards and backwards, so the effective order is ``2 order``). ``hi`` above 0.95 Nyquist
@@ -87,7 +95,7 @@ def bandpass(x, fps: float, lo: float = 0.7, hi: float = 3.0, order: int = 3) ->
     if not 0 < lo < hi:
         raise DataError(f"band {lo}-{hi} Hz is empty at {fps:g} fps",
                         hint="the frame rate is too low for this band")
-    sos = sps.butter(order, [lo, hi], btype="bandpass", fs=fps, output="sos")
+    sos = _butter(order, float(lo), float(hi), float(fps))
     zeros = min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum())
     padlen = min(3 * (2 * len(sos) + 1 - zeros), x.shape[0] - 1)  # scipy's default, if it fits
     return sps.sosfiltfilt(sos, x, axis=0, padlen=padlen)

@@ -59,7 +59,8 @@ class DemoConfig:
     n_boot: int = 300
     analyses: tuple[str, ...] = ()
     #: the video study (SynthFaces clips, signals, difficulty controls); None = skip it
-    video: VideoStudyConfig | None = field(default_factory=VideoStudyConfig)
+    video: VideoStudyConfig | None = field(
+        default_factory=lambda: VideoStudyConfig(identities=36))
 
 
 def _log(say: Callable[[str], None] | None, text: str) -> None:
