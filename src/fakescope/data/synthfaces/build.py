@@ -212,9 +212,64 @@ def run_chunk(cfg: SynthConfig, chunk: dict, out: Path) -> list[dict]:
     return rows
 
 
-def _worker(args):
-    cfg, chunk, out = args
-    return len(run_chunk(cfg, chunk, Path(out)))
+def _call(args):
+    run_one, cfg, chunk, out = args
+    return len(run_one(cfg, chunk, Path(out)))
+
+
+def claim_folder(out: Path, config_text: str, what: str) -> None:
+    """Record ``config_text`` in ``out/synth_config.json``; ConfigError when the folder already
+    holds a ``what`` built with other options."""
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "synth_config.json"
+    if cfg_path.exists() and cfg_path.read_text() != config_text:
+        raise ConfigError(f"output folder holds a {what} built with other options",
+                          path=out, hint="use a new --out folder or delete this one")
+    cfg_path.write_text(config_text)
+
+
+def build_chunks(out: Path, cfg, chunks: list[dict], run_one: Callable, *, workers: int,
+                 order: list[str], progress: Callable[[int, int], None] | None = None,
+                 prepare: Callable[[], None] | None = None) -> pd.DataFrame:
+    """Run the chunks that have no ``rows/<name>.json`` yet (``run_one(cfg, chunk, out)``, a
+    module-level function, in ``workers`` spawned processes when > 1), then write and return
+    the manifest of all chunks (columns ``order`` first). A finished build is read back as it
+    is. ``prepare()`` runs once before any chunk."""
+    todo = [c for c in chunks if not (out / "rows" / f"{c['name']}.json").exists()]
+    manifest_path = out / "manifest.csv"
+    if not todo and manifest_path.exists():
+        if progress:
+            progress(len(chunks), len(chunks))
+        return read_manifest(manifest_path)
+    if prepare:
+        prepare()
+    done = len(chunks) - len(todo)
+    if progress:
+        progress(done, len(chunks))
+    if workers > 1 and len(todo) > 1:
+        with mp.get_context("spawn").Pool(min(workers, len(todo))) as pool:
+            for _ in pool.imap_unordered(_call, [(run_one, cfg, c, str(out)) for c in todo]):
+                done += 1
+                if progress:
+                    progress(done, len(chunks))
+    else:
+        for c in todo:
+            run_one(cfg, c, out)
+            done += 1
+            if progress:
+                progress(done, len(chunks))
+    rows = []
+    for c in chunks:
+        rows.extend(json.loads((out / "rows" / f"{c['name']}.json").read_text()))
+    df = pd.DataFrame(rows)
+    df = df[order + [c for c in df.columns if c not in order]]
+    write_manifest(df, manifest_path)
+    return read_manifest(manifest_path)
+
+
+MANIFEST_ORDER = ["sample_id", "path", "label", "source", "identity", "video_id", "frame", "split",
+                  "domain", "skin_tone", "skin_tone_level", "gender", "age_group", "age",
+                  "mask_path", "landmarks_path", "face_mask_path", "pair_id"]
 
 
 def build_benchmark(out_dir: str | Path, *, identities: int = 250, images_per_identity: int = 10,
@@ -236,44 +291,8 @@ def build_benchmark(out_dir: str | Path, *, identities: int = 250, images_per_id
                       proportions=proportions, generator_opts=dict(generator_opts or {}),
                       splits=tuple(splits)).check()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "synth_config.json"
-    text = cfg.to_json()
-    if cfg_path.exists() and cfg_path.read_text() != text:
-        raise ConfigError("output folder holds a benchmark built with other options",
-                          path=out, hint="use a new --out folder or delete this one")
-    cfg_path.write_text(text)
-    chunks = plan(cfg)
-    todo = [c for c in chunks if not (out / "rows" / f"{c['name']}.json").exists()]
-    manifest_path = out / "manifest.csv"
-    if not todo and manifest_path.exists():
-        if progress:
-            progress(len(chunks), len(chunks))
-        return read_manifest(manifest_path)
-    _png(out / "masks" / "empty.png", np.zeros((size, size), np.uint8))
-    done = len(chunks) - len(todo)
-    if progress:
-        progress(done, len(chunks))
-    if workers > 1 and len(todo) > 1:
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(min(workers, len(todo))) as pool:
-            for _ in pool.imap_unordered(_worker, [(cfg, c, str(out)) for c in todo]):
-                done += 1
-                if progress:
-                    progress(done, len(chunks))
-    else:
-        for c in todo:
-            run_chunk(cfg, c, out)
-            done += 1
-            if progress:
-                progress(done, len(chunks))
-    rows = []
-    for c in chunks:
-        rows.extend(json.loads((out / "rows" / f"{c['name']}.json").read_text()))
-    df = pd.DataFrame(rows)
-    order = ["sample_id", "path", "label", "source", "identity", "video_id", "frame", "split",
-             "domain", "skin_tone", "skin_tone_level", "gender", "age_group", "age", "mask_path",
-             "landmarks_path", "face_mask_path", "pair_id"]
-    df = df[order + [c for c in df.columns if c not in order]]
-    write_manifest(df, manifest_path)
-    return read_manifest(manifest_path)
+    claim_folder(out, cfg.to_json(), "benchmark")
+    return build_chunks(out, cfg, plan(cfg), run_chunk, workers=workers, order=MANIFEST_ORDER,
+                        progress=progress,
+                        prepare=lambda: _png(out / "masks" / "empty.png",
+                                             np.zeros((size, size), np.uint8)))

@@ -39,7 +39,6 @@ for real cameras); docs/synthfaces-video.md gives the measured heart-rate error 
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,8 +48,14 @@ import numpy as np
 import pandas as pd
 
 from fakescope.data.generators import DEFAULT_GENERATORS, create_generator
-from fakescope.data.manifest import read_manifest, write_manifest
-from fakescope.data.synthfaces.build import SynthConfig, _round, _ss, plan
+from fakescope.data.synthfaces.build import (
+    SynthConfig,
+    _round,
+    _ss,
+    build_chunks,
+    claim_folder,
+    plan,
+)
 from fakescope.data.synthfaces.clip import RenderedClip, render_clip, sample_timeline
 from fakescope.data.synthfaces.physiology import (
     DEFAULT_AMPLITUDE,
@@ -307,11 +312,6 @@ def run_video_chunk(cfg: VideoSynthConfig, chunk: dict, out: Path) -> list[dict]
     return rows
 
 
-def _worker(args):
-    cfg, chunk, out = args
-    return len(run_video_chunk(cfg, chunk, Path(out)))
-
-
 MANIFEST_ORDER = ["sample_id", "path", "label", "source", "identity", "video_id", "split",
                   "domain", "skin_tone", "skin_tone_level", "gender", "age_group", "age", "fps",
                   "n_frames", "hr_bpm", "pulse_source", "temporal_mode", "pair_id",
@@ -333,39 +333,6 @@ def build_video_benchmark(out_dir: str | Path, *, workers: int = 1,
         raise ConfigError(f"unknown video option(s) {sorted(unknown)}")
     cfg = VideoSynthConfig(**options).check()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "synth_config.json"
-    text = cfg.to_json()
-    if cfg_path.exists() and cfg_path.read_text() != text:
-        raise ConfigError("output folder holds a video benchmark built with other options",
-                          path=out, hint="use a new --out folder or delete this one")
-    cfg_path.write_text(text)
-    chunks = plan(cfg.still())
-    todo = [c for c in chunks if not (out / "rows" / f"{c['name']}.json").exists()]
-    manifest_path = out / "manifest.csv"
-    if not todo and manifest_path.exists():
-        if progress:
-            progress(len(chunks), len(chunks))
-        return read_manifest(manifest_path)
-    done = len(chunks) - len(todo)
-    if progress:
-        progress(done, len(chunks))
-    if workers > 1 and len(todo) > 1:
-        with mp.get_context("spawn").Pool(min(workers, len(todo))) as pool:
-            for _ in pool.imap_unordered(_worker, [(cfg, c, str(out)) for c in todo]):
-                done += 1
-                if progress:
-                    progress(done, len(chunks))
-    else:
-        for c in todo:
-            run_video_chunk(cfg, c, out)
-            done += 1
-            if progress:
-                progress(done, len(chunks))
-    rows = []
-    for c in chunks:
-        rows.extend(json.loads((out / "rows" / f"{c['name']}.json").read_text()))
-    df = pd.DataFrame(rows)
-    df = df[MANIFEST_ORDER + [c for c in df.columns if c not in MANIFEST_ORDER]]
-    write_manifest(df, manifest_path)
-    return read_manifest(manifest_path)
+    claim_folder(out, cfg.to_json(), "video benchmark")
+    return build_chunks(out, cfg, plan(cfg.still()), run_video_chunk, workers=workers,
+                        order=MANIFEST_ORDER, progress=progress)
