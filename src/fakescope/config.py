@@ -36,6 +36,14 @@ class DataConfig:
     pair_column: str = "pair_id"  # the key that pairs a real with its fakes (sampler=paired)
     cache_images: bool = False  # decode every image once and keep it in memory
     num_workers: int = 0
+    # Map detectors (ppg_map, motion_map) on a video manifest; see fakescope.train.signal_data.
+    signals_dir: str = ""  # extract_signals' folder; "" = <run folder>/signals/<dataset>_...
+    map_cache: str = ""  # the per-clip map cache; "" = <run folder>/maps/<dataset>_...
+    map_window: int = 64  # frames (flow samples) per map = the map height
+    map_stride: int = 32  # frames between window starts
+    landmarks: str = "manifest"  # manifest (column landmarks_path) | detect (dlib + tracking)
+    flow: str = "farneback"  # farneback | dis | none (none: ppg_map only)
+    signal_workers: int = 1  # processes extracting signals
 
 
 @dataclass
@@ -166,11 +174,32 @@ def _build(cls: type, data: dict[str, Any], where: str, origin: str):
     return cls(**kwargs)
 
 
+#: Keys whose value must be one of a few words.
+CHOICES = {("data", "landmarks"): ("manifest", "detect"),
+           ("data", "flow"): ("farneback", "dis", "none")}
+#: Integer keys with a lower bound (a map window shorter than 8 has no spectrum worth a map).
+MINIMUM = {("data", "map_window"): 8, ("data", "map_stride"): 1, ("data", "signal_workers"): 1}
+
+
+def _check_values(cfg: TrainConfig, origin: str) -> TrainConfig:
+    for (section, key), allowed in CHOICES.items():
+        value = getattr(getattr(cfg, section), key)
+        if value not in allowed:
+            raise ConfigError(f"'{section}.{key}' must be one of {', '.join(allowed)}, got "
+                              f"{value!r}", path=origin)
+    for (section, key), low in MINIMUM.items():
+        value = getattr(getattr(cfg, section), key)
+        if value < low:
+            raise ConfigError(f"'{section}.{key}' must be >= {low}, got {value!r}", path=origin)
+    return cfg
+
+
 def config_from_dict(data: dict[str, Any], *, origin: str = "<config>") -> TrainConfig:
-    """Validate a nested dict into a :class:`TrainConfig`."""
+    """Validate a nested dict into a :class:`TrainConfig` (types, and the values of
+    :data:`CHOICES` and :data:`MINIMUM`)."""
     if not isinstance(data, dict):
         raise ConfigError("a config must be a YAML mapping", path=origin)
-    return _build(TrainConfig, data, "", origin)
+    return _check_values(_build(TrainConfig, data, "", origin), origin)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -43,7 +43,10 @@ def set_rng_state(state: dict[str, Any]) -> None:
 #: it computes.
 RESUME_FREE = {"data.manifest", "data.num_workers", "data.cache_images", "train.device",
                "train.eval_batch_size", "train.progress", "train.resume",
-               "train.save_every_steps", "out_dir"}
+               "train.save_every_steps", "out_dir",
+               # where a map detector's signal and map caches live, and how many processes
+               # fill them: the caches refuse other settings themselves
+               "data.signals_dir", "data.map_cache", "data.signal_workers"}
 
 
 def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
