@@ -17,7 +17,14 @@ Reuse is allowed only when the recorded settings (all but where/how fast it runs
 :data:`~fakescope.train.resume.RESUME_FREE`) and the fingerprint of the training/validation rows
 (sample id, path, label, split and the columns the config reads) both match; otherwise
 :func:`fit_or_reuse` refuses with the differences, or, with ``retrain=True``, deletes the run's
-files and trains again. An unfinished run with matching settings and rows resumes.
+files and trains again. An unfinished run with matching settings and rows resumes. Settings a
+record lacks (it was written before the key existed, e.g. the map detectors' ``data.map_window``)
+are not compared, so older runs of image detectors are still reused.
+
+Map detectors (``ppg_map``, ``motion_map``) train on a video manifest's clips, one signal map
+per window (:mod:`fakescope.train.signal_data`; the signal and map caches live under the run
+folder and survive ``retrain``), and :func:`score` gives them one row per clip
+(:mod:`fakescope.train.map_scoring`).
 """
 
 from __future__ import annotations
@@ -43,12 +50,13 @@ from fakescope.train.distributed import is_main_process
 from fakescope.train.engine import Engine, predict_dataset
 from fakescope.train.recipe import build_datasets, build_model
 from fakescope.train.resume import config_conflicts
+from fakescope.train.signal_data import is_map_detector
 
 FORMAT = "fakescope-run/1"
 RECORD = "run.json"
 #: What a run folder holds; ``retrain`` removes these and nothing else.
 RUN_FILES = ("best", "last", "config.yaml", "metrics.csv", "history.json", "skipped.csv",
-             RECORD, "done.json", "scores")
+             RECORD, "done.json", "scores")  # not signals/ and maps/: caches kept on retrain
 
 
 @dataclass
@@ -72,6 +80,10 @@ class Run:
     @property
     def class_names(self) -> list[str]:
         return list(self.model.class_names)
+
+    @property
+    def detector_name(self) -> str:
+        return str(self.model.arch.get("name") or self.config.model.name)
 
     @property
     def image_size(self) -> int:
@@ -104,6 +116,8 @@ def row_columns(cfg: TrainConfig) -> list[str]:
         cols.append(d.group_column)
     if d.sampler == "paired":
         cols.append(d.pair_column)
+    if is_map_detector(cfg.model.name) and d.landmarks == "manifest":
+        cols.append("landmarks_path")
     return cols
 
 
@@ -236,7 +250,7 @@ def fit_or_reuse(cfg: TrainConfig, rows: pd.DataFrame | None = None,
                        old.get("metric", cfg.train.select_metric), True, history)
     _write_record(out, {"format": FORMAT, "finished": False, "settings": cfg.to_dict(),
                         "rows": record})
-    data = build_datasets(cfg, rows)
+    data = build_datasets(cfg, rows, out=out, say=log)
     engine = Engine(model if model is not None else build_model(cfg, data.class_names), cfg,
                     out, loss=loss)
     result = engine.fit(data.train, data.val)
@@ -270,7 +284,7 @@ def load_run(checkpoint: str | Path, *, device: str = "auto") -> Run:
 
 def score(run: Run, rows: pd.DataFrame, *, method: str = "none", samples: int = 16,
           seed: int = 0, batch_size: int | None = None, cache: str | Path | None = None,
-          ) -> pd.DataFrame:
+          log=None) -> pd.DataFrame:
     """The scores table of ``rows`` under ``run.model`` (unreadable images skipped and listed in
     ``attrs["skipped"]``).
 
@@ -279,6 +293,12 @@ def score(run: Run, rows: pd.DataFrame, *, method: str = "none", samples: int = 
     probabilities, plus ``unc_total, unc_aleatoric, unc_epistemic, unc_variance``).
     ``cache``: a scores file reused when it was written for this run, rows and method, else
     (re)written.
+
+    A map detector scores clips: one row per clip of ``rows`` (its ``sample_id``), ``p_fake``
+    the mean over its windows, the uncertainty columns per clip
+    (:mod:`fakescope.train.map_scoring`), ``logit_k`` the log of the clip's mean probabilities
+    for every method; clips without a map (too short, face lost; ``log`` is told) are in
+    ``attrs["skipped"]`` by row position. The columns are those of image scores.
     """
     key = None
     if cache is not None:
@@ -290,26 +310,47 @@ def score(run: Run, rows: pd.DataFrame, *, method: str = "none", samples: int = 
             table = read_scores(cache)
             table.attrs["skipped"] = {}
             return table
-    ds = ManifestDataset(rows, image_size=run.image_size, target=run.target,
-                         class_names=run.class_names, on_error="skip")
-    try:
-        pred = predict_dataset(run.model, ds, run.config, method=method, samples=samples,
-                               seed=seed, batch_size=batch_size,
-                               device=resolve_device(run.config.train.device))
-    except DataError as exc:
-        raise DataError(f"no readable image among {len(rows)} rows",
-                        path=rows.attrs.get("origin")) from exc
-    if method == "none":
-        table = scores_table(ds, pred.index.numpy(), pred.logits.numpy(), run.class_names)
-    else:
-        from fakescope.uncertainty.decompose import uncertainty_columns
+    device = resolve_device(run.config.train.device)
+    if is_map_detector(run.detector_name):
+        from fakescope.train.map_scoring import predict_clips
 
-        mean = pred.probs.mean(0).clamp_min(1e-12)
-        table = scores_table(ds, pred.index.numpy(), mean.log().numpy(), run.class_names)
-        for k, v in uncertainty_columns(pred.probs).items():
-            if k.startswith("unc_"):
-                table[k] = v
+        clip = predict_clips(run.model, run.config, rows, out=run.out,
+                             class_names=run.class_names, target=run.target, device=device,
+                             method=method, samples=samples, seed=seed, batch_size=batch_size,
+                             say=log)
+        table = _table(clip.clips, clip.positions, clip.probs, None, run.class_names,
+                       stochastic=method != "none")
+    else:
+        ds = ManifestDataset(rows, image_size=run.image_size, target=run.target,
+                             class_names=run.class_names, on_error="skip")
+        try:
+            pred = predict_dataset(run.model, ds, run.config, method=method, samples=samples,
+                                   seed=seed, batch_size=batch_size, device=device)
+        except DataError as exc:
+            raise DataError(f"no readable image among {len(rows)} rows",
+                            path=rows.attrs.get("origin")) from exc
+        table = _table(ds, pred.index.numpy(), pred.probs,
+                       pred.logits.numpy() if method == "none" else None, run.class_names,
+                       stochastic=method != "none")
     if cache is not None:
         write_scores(table, cache)
         cache.with_name(cache.name + ".json").write_text(json.dumps(key))
+    return table
+
+
+def _table(ds, index, probs, logits, class_names: list[str], *,
+           stochastic: bool) -> pd.DataFrame:
+    """The scores table of items ``index`` of ``ds`` from probabilities ``(T, N, C)``: with
+    ``logits`` (one deterministic pass) those are the ``logit_k``; without, ``logit_k`` is the
+    log of the mean probabilities; ``stochastic`` adds the uncertainty columns."""
+    if logits is not None:
+        return scores_table(ds, index, logits, class_names)
+    mean = probs.mean(0).clamp_min(1e-12)
+    table = scores_table(ds, index, mean.log().numpy(), class_names)
+    if stochastic:
+        from fakescope.uncertainty.decompose import uncertainty_columns
+
+        for k, v in uncertainty_columns(probs).items():
+            if k.startswith("unc_"):
+                table[k] = v
     return table
