@@ -24,9 +24,13 @@ def train(
 
     Resumes automatically from OUT/last when it exists; a finished run with the same settings
     and rows is reused, one with other settings is refused unless --retrain. Multi-process:
-    `torchrun --nproc_per_node 2 -m fakescope.cli.main train CONFIG`.
+    `torchrun --nproc_per_node 2 -m fakescope.cli.main train CONFIG`. The map detectors
+    (recipes ppg_map, motion_map) train on a video manifest: signals and maps of every clip are
+    cached under OUT, and test scores are per clip.
 
     Example: fakescope train resnet18 --set data.manifest=data/manifest.csv --out runs/r18
+
+    Example: fakescope train ppg_map --set data.manifest=data/synth-video/manifest.csv --out runs/ppg
     """
     from fakescope.config import load_config
     from fakescope.data.manifest import select_split
@@ -42,7 +46,7 @@ def train(
                   f"checkpoint: {run.best_checkpoint}")
     test = select_split(rows, cfg.data.test_split)
     if len(test):
-        scores = score(run, test, cache=run.out / "scores_test.csv")
+        scores = score(run, test, cache=run.out / "scores_test.csv", log=console.print)
         console.print(f"test scores: {run.out / 'scores_test.csv'} ({len(scores)} rows)")
 
 
@@ -56,6 +60,9 @@ def evaluate(
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for confidence intervals."),
 ):
     """Score a manifest split with a checkpoint, write the scores table and print the metrics.
+
+    A map detector (ppg_map, motion_map) scores a video manifest one row per clip (the mean
+    over its windows); its signals and maps are cached in the run folder beside the checkpoint.
 
     Example: fakescope evaluate --model runs/r18/best --manifest data/manifest.csv --split test
     """
@@ -71,7 +78,7 @@ def evaluate(
         df = select_split(df, split)
     if df.empty:
         raise DataError(f"no rows in split {split!r}", path=manifest)
-    scores = score(run, df, batch_size=batch_size)
+    scores = score(run, df, batch_size=batch_size, log=console.print)
     write_scores(scores, out)
     summary = summarize_scores(scores, n_boot=bootstrap)
     summary["skipped"] = scores.attrs["skipped"]
@@ -122,16 +129,22 @@ def detect(
     frames: int = typer.Option(32, help="Evenly spaced frames scored per video."),
     faces: str = typer.Option("hog", help="Face detector for video frames: hog, cnn or none "
                               "(score whole frames)."),
+    save_maps: Path | None = typer.Option(None, "--save-maps", help="Map detectors: write each "
+                                          "clip's first signal map here as PNG."),
 ):
     """Score images and videos with a checkpoint: one result per file with p_fake.
 
     A video's score is the mean over evenly spaced frames of its aligned face (per-frame scores
-    are in the JSON). Bad files are reported per file and skipped; exit code 0 when all were
-    scored, 1 when some failed, 2 when none could be read.
+    are in the JSON). With a map detector's checkpoint (ppg_map, motion_map) a clip's face is
+    tracked, its signals become one map per window and the score is the mean over windows.
+    Bad files are reported per file and skipped; exit code 0 when all were scored, 1 when some
+    failed, 2 when none could be read.
 
     Example: fakescope detect photos/ clip.mp4 face.png --model runs/r18/best --json
 
     Example: fakescope detect face.png --model runs/a/best --model runs/b/best --uncertainty ensemble
+
+    Example: fakescope detect clip.mp4 --model runs/ppg/best --uncertainty mc --save-maps maps/
     """
     from fakescope.detect import detect_images
 
@@ -142,7 +155,8 @@ def detect(
                           hint=f"use one of {', '.join(UNCERTAINTY_METHODS)}")
     results = detect_images(paths, model, uncertainty=uncertainty, samples=samples,
                             map_dir=map_dir, threshold=threshold, batch_size=batch_size,
-                            frames=frames, faces=None if faces == "none" else faces)
+                            frames=frames, faces=None if faces == "none" else faces,
+                            save_maps=save_maps)
     if json_:
         sys.stdout.write(to_json(results) + "\n")
     else:
