@@ -19,6 +19,8 @@ from fakescope.experiments.video.detectors import (
     run_detectors,
 )
 from fakescope.experiments.video.detectors_report import (
+    calibration_table,
+    chance_caveat,
     detector_sections,
     family_ece_difference,
     generator_lines,
@@ -121,6 +123,16 @@ def test_family_ece_difference_is_paired_over_identities():
     assert d0["difference"] == 0 and d0["verdict"] == "not established"
     assert family_ece_difference({"ppg_map": scores["ppg_map"]},
                                  n_boot=20)["verdict"] == "one family only"
+
+
+def test_a_detector_at_chance_is_named_beside_its_ece():
+    scores = _scores()
+    flat = scores["resnet18"].assign(p_fake=0.5)  # 50 % fakes: perfectly "calibrated"
+    cal = calibration_table({"ppg_map": scores["ppg_map"], "tiny": flat}, n_boot=100)
+    row = cal.set_index("detector").loc["tiny"]
+    assert row["ece"] == pytest.approx(0.0) and row["auc"] == 0.5
+    assert chance_caveat(cal).startswith(" Caveat: tiny separates")
+    assert chance_caveat(cal[cal["detector"] == "ppg_map"]) == ""
 
 
 @pytest.fixture(scope="module")

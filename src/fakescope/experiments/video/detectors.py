@@ -86,6 +86,13 @@ class DetectorOptions:
             raise ConfigError(f"detector folds={self.folds}", hint="use 2 or more")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"val_fraction={self.val_fraction}", hint="use a value in (0, 1)")
+        from fakescope.models import list_detectors
+
+        bad = [d for d in self.detectors if d not in list_detectors() and
+               not d.startswith("timm:")]
+        if bad:
+            raise ConfigError(f"unknown detector(s) {bad}",
+                              hint=f"choose from {', '.join(list_detectors())}")
         need = 2 * self.folds
         if n_identities < need:
             return (f"{n_identities} identities, fewer than the {need} that {self.folds} folds "

@@ -156,15 +156,34 @@ def family_ece_difference(scores: dict[str, pd.DataFrame], *, n_boot: int = 500,
 
 def calibration_table(scores: dict[str, pd.DataFrame], *, n_boot: int = 500,
                       seed: int = 0) -> pd.DataFrame:
-    """``detector, family, n, ece, ece_lo, ece_hi`` per detector, on all its scored clips."""
+    """``detector, family, n, ece, ece_lo, ece_hi, auc, auc_lo, auc_hi`` per detector, on all
+    its scored clips (``auc``: every fake against every real). The AUC is there because ECE
+    alone rewards a detector that separates nothing: at the benchmark's 50 % share of fakes,
+    ``p_fake = 0.5`` everywhere has ECE 0."""
     rows = []
     for det, t in scores.items():
         y, p = t["label"].to_numpy(int), t["p_fake"].to_numpy(float)
-        lo, hi = bootstrap_ci(_ece, y, p, n_boot=n_boot, seed=seed,
-                              clusters=t["identity"].astype(str).to_numpy())
+        ids = t["identity"].astype(str).to_numpy()
+        lo, hi = bootstrap_ci(_ece, y, p, n_boot=n_boot, seed=seed, clusters=ids)
+        a_lo, a_hi = bootstrap_ci(roc_auc, y, p, n_boot=n_boot, seed=seed, clusters=ids)
         rows.append({"detector": det, "family": family(det), "n": len(t), "ece": _ece(y, p),
-                     "ece_lo": lo, "ece_hi": hi})
+                     "ece_lo": lo, "ece_hi": hi, "auc": roc_auc(y, p), "auc_lo": a_lo,
+                     "auc_hi": a_hi})
     return pd.DataFrame(rows)
+
+
+def chance_caveat(cal: pd.DataFrame) -> str:
+    """A sentence naming the detectors whose pooled AUC interval contains 0.5 (empty if none):
+    their low ECE says that P(fake) stays near the share of fakes, not that they are sure where
+    they should be."""
+    near = cal.loc[cal["auc_lo"] <= 0.5, "detector"].tolist()
+    if not near:
+        return ""
+    return (f" Caveat: {', '.join(near)} separate{'s' if len(near) == 1 else ''} real from fake "
+            "no better than chance overall (AUC interval contains 0.5); a P(fake) that stays "
+            "near the 50 % share of fakes has a low ECE without telling anything, so a "
+            "comparison of ECE with such a detector says little about calibration where a "
+            "detector decides.")
 
 
 def generator_lines(auc: pd.DataFrame) -> list[str]:
@@ -329,7 +348,8 @@ def detector_sections(result: DetectorScores, clips: pd.DataFrame, out: Path, *,
         text=("ECE of P(fake) (15 equal-width bins) per detector on its out-of-fold clips, and "
               "per family (the mean of its detectors' ECE on the clips every detector scored), "
               "with 95 % intervals resampling identities; the difference of the families is "
-              "paired (both computed on each resample). " + _verdict_text(diff)),
+              "paired (both computed on each resample). " + _verdict_text(diff)
+              + chance_caveat(cal)),
         tables={"ece_by_detector": cal.round(4), "ece_by_family": fam.round(4)}, order=order + 1,
         numbers={"ece": {r.detector: [round(r.ece, 4), round(r.ece_lo, 4), round(r.ece_hi, 4)]
                          for r in cal.itertuples()},

@@ -3,7 +3,9 @@ controls and write the report sections.
 
 Folders under ``OUT``: ``video/`` (the clip benchmark, :mod:`fakescope.data.synthfaces.video_build`),
 ``video_signals/`` (:func:`fakescope.signals.pipeline.extract_signals` with the ground-truth
-landmarks), ``tables/video_controls.csv``. Each step resumes or reuses what is there.
+landmarks), ``tables/video_controls.csv``; the detectors step (:mod:`.detectors`):
+``video_signals_farneback/``, ``video_maps/``, ``video_frames/``, ``video_models/<detector>/fold<k>``
+and ``tables/video_scores_<detector>.csv``. Each step resumes or reuses what is there.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import pandas as pd
 from fakescope.data.synthfaces.video_build import build_video_benchmark
 from fakescope.data.tables import read_table
 from fakescope.experiments.video.controls import control_aucs, control_features, write_controls
+from fakescope.experiments.video.detectors import DetectorOptions, run_detectors
+from fakescope.experiments.video.detectors_report import detector_sections
 from fakescope.experiments.video.report import video_sections
 from fakescope.report import Report
 from fakescope.signals.pipeline import extract_signals
@@ -35,6 +39,31 @@ class VideoStudyConfig:
     folds: int = 5
     n_boot: int = 500
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    #: detectors scored out of fold (map detectors = biological, any other = blind on frames);
+    #: empty = skip the step. Fewer than 2 x detector_folds identities also skip it (logged).
+    detectors: tuple[str, ...] = ("ppg_map", "motion_map", "resnet18")
+    detector_folds: int = 3
+    map_epochs: int = 8
+    blind_epochs: int = 4
+    frames_per_clip: int = 8
+    frame_size: int = 64
+    mc_samples: int = 16
+    #: frames below this size (the demo's --quick clips) train the "tiny" blind detector in
+    #: place of the named blind ones
+    small_frames: int = 64
+
+    def detector_options(self) -> DetectorOptions:
+        """The options of the detectors step (:mod:`.detectors`)."""
+        from fakescope.train.signal_data import is_map_detector
+
+        dets = tuple(dict.fromkeys(
+            d if is_map_detector(d) or self.size >= self.small_frames else "tiny"
+            for d in self.detectors))
+        return DetectorOptions(
+            detectors=dets, folds=self.detector_folds, map_epochs=self.map_epochs,
+            blind_epochs=self.blind_epochs, frames_per_clip=self.frames_per_clip,
+            image_size=self.frame_size, samples=self.mc_samples, seed=self.seed,
+            workers=self.workers)
 
 
 def run_video_study(out_dir: str | Path, cfg: VideoStudyConfig | None = None, *,
@@ -69,6 +98,18 @@ def run_video_study(out_dir: str | Path, cfg: VideoStudyConfig | None = None, *,
     feats.to_csv(out / "tables" / "video_control_features.csv", index=False)
     for section in video_sections(manifest, signals, out / "video_signals", aucs, out):
         report.add(section)
+    if cfg.detectors:
+        t1 = time.perf_counter()
+        opts = cfg.detector_options()
+        if say:
+            say(f"video: detectors {', '.join(opts.detectors)} out of fold "
+                f"({opts.folds} folds by identity)")
+        result = run_detectors(manifest, out, opts, say=say, progress=progress)
+        for section in detector_sections(result, manifest, out, n_boot=cfg.n_boot,
+                                         seed=cfg.seed):
+            report.add(section)
+        if say:
+            say(f"video: detectors step done in {time.perf_counter() - t1:.0f} s")
     if say:
         say(f"video: done in {time.perf_counter() - t0:.0f} s")
     return report
