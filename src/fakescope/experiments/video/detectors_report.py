@@ -264,7 +264,7 @@ def example_maps(clips: pd.DataFrame, map_dirs: dict[str, Path], fig_dir: Path,
                 ax.set_xlabel("left: signal per cell (z-score); right: spectrum per cell",
                               fontsize=7.5)
             if j == 0:
-                ax.set_ylabel("time in the window (frames)", fontsize=7.5)
+                ax.set_ylabel("rows: frames (left), 0.7-3 Hz (right)", fontsize=7.5)
     path = fig_dir / "video_example_maps.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
