@@ -19,6 +19,14 @@ def test_quick_demo_writes_report_with_every_setting(tmp_path):
     controls = pd.read_csv(out / "tables" / "video_controls.csv")
     assert set(controls["control"]) == {"heart_rate", "frame_difference"}
     assert (out / "figures" / "video_pulses.png").stat().st_size > 10_000
+    video = json.loads((out / "report.json").read_text())
+    assert {"video_detectors", "video_calibration", "video_maps"} <= set(video)
+    assert set(video["video_detectors"]["numbers"]["detectors"]) == {"ppg_map", "motion_map",
+                                                                     "tiny"}
+    for det in ("ppg_map", "motion_map", "tiny"):
+        clip_scores = pd.read_csv(out / "tables" / f"video_scores_{det}.csv")
+        assert clip_scores["p_fake"].between(0, 1).all() and len(clip_scores) == 18
+    assert (out / "figures" / "video_maps" / "video_example_maps.png").is_file()
     cal = pd.read_csv(out / "tables" / "uncertainty__calibration.csv")
     assert cal["ece"].between(0, 1).all()
     html = (out / "report.html").read_text()
