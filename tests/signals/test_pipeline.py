@@ -278,3 +278,27 @@ def test_face_mean_weights_pulse_regions_by_area():
     assert face_mean(tr, lm)[0, 0] == pytest.approx(
         sum(REGIONS.index(r) * a for r, a in w.items()) / sum(w.values()), rel=1e-5)
     assert np.isnan(face_mean(tr, np.full((1, 68, 2), np.nan))).all()
+
+
+def test_merging_a_subset_keeps_the_other_clips_rows(tmp_path):
+    """A run over part of a shared signals folder (one training's clips) must not drop the rest
+    of signals.csv / errors.csv."""
+    import json
+
+    import pandas as pd
+
+    from fakescope.data.face_extraction import item_key
+    from fakescope.signals.pipeline import merge_signals
+
+    (tmp_path / "clips").mkdir()
+    docs = {"a": {"status": "ok", "hr_pos_bpm": 70.0}, "b": {"status": "ok", "hr_pos_bpm": 80.0},
+            "c": {"status": "failed", "error": "too short", "path": "c.mp4"}}
+    for sid, doc in docs.items():
+        (tmp_path / "clips" / f"{item_key(sid)}.json").write_text(
+            json.dumps({"sample_id": sid, **doc}))
+    every = pd.DataFrame({"sample_id": ["a", "b", "c"], "label": [0, 1, 1]})
+    merge_signals(every, tmp_path)
+    merge_signals(every[every.sample_id == "a"], tmp_path)  # a subset run
+    table = pd.read_csv(tmp_path / "signals.csv")
+    assert sorted(table["sample_id"]) == ["a", "b"]
+    assert list(pd.read_csv(tmp_path / "errors.csv")["sample_id"]) == ["c"]

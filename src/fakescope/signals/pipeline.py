@@ -553,11 +553,25 @@ def extract_signals(manifest_or_paths, out_dir: str | Path, *, workers: int = 1,
     return summary
 
 
+def _kept(path: Path, ids: set[str]) -> list[dict]:
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    prev = pd.read_csv(path, dtype={"sample_id": str})
+    if "sample_id" not in prev:
+        return []
+    return prev[~prev["sample_id"].isin(ids)].to_dict("records")
+
+
 def merge_signals(df: pd.DataFrame, out_dir: str | Path, *,
                   extra_errors: list[dict] | None = None) -> tuple[str, str]:
-    """Rebuild ``signals.csv`` and ``errors.csv`` from the clip json files, in manifest order."""
+    """Rebuild ``signals.csv`` and ``errors.csv`` from the clip json files, in manifest order.
+
+    Rows of clips outside ``df`` that the tables already hold are kept first (a run over a
+    subset of a shared folder, e.g. one training's train/val clips, does not drop the others)."""
     out_dir = Path(out_dir)
-    rows, errors = [], list(extra_errors or [])
+    ids = set(df["sample_id"].astype(str))
+    rows, errors = _kept(out_dir / "signals.csv", ids), _kept(out_dir / "errors.csv", ids)
+    errors += list(extra_errors or [])
     for row in df.to_dict("records"):
         f = out_dir / "clips" / f"{item_key(str(row['sample_id']))}.json"
         if not f.is_file():

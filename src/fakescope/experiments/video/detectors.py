@@ -261,7 +261,7 @@ def run_detectors(clips: pd.DataFrame, out: str | Path, opts: DetectorOptions | 
                 result.map_dirs[MAP_DETECTORS[det]] = map_cache_dir(out, det, cfg)
             table.to_csv(_table_path(out, det), index=False)
     finally:
-        # prepare_maps rewrote the shared signals table with the subsets it was given
+        # one table over every clip of the study, in manifest order
         if (out / "video_signals" / "signals.csv").is_file():
             merge_signals(clips, out / "video_signals")
     result.seconds["frames_and_flow"] = prep
