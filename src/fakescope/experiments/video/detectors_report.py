@@ -172,15 +172,20 @@ def calibration_table(scores: dict[str, pd.DataFrame], *, n_boot: int = 500,
     return pd.DataFrame(rows)
 
 
+#: A detector whose pooled AUC is below this is "near chance" for the calibration caveat.
+WEAK_AUC = 0.6
+
+
 def chance_caveat(cal: pd.DataFrame) -> str:
-    """A sentence naming the detectors whose pooled AUC interval contains 0.5 (empty if none):
-    their low ECE says that P(fake) stays near the share of fakes, not that they are sure where
-    they should be."""
-    near = cal.loc[cal["auc_lo"] <= 0.5, "detector"].tolist()
+    """A sentence naming the detectors whose pooled AUC is below WEAK_AUC or whose interval
+    contains 0.5 (empty if none): their low ECE says that P(fake) stays near the share of fakes,
+    not that they are sure where they should be."""
+    near = cal.loc[(cal["auc_lo"] <= 0.5) | (cal["auc"] < WEAK_AUC), "detector"].tolist()
     if not near:
         return ""
     return (f" Caveat: {', '.join(near)} separate{'s' if len(near) == 1 else ''} real from fake "
-            "no better than chance overall (AUC interval contains 0.5); a P(fake) that stays "
+            f"barely or not better than chance overall (AUC below {WEAK_AUC} or its interval "
+            "containing 0.5); a P(fake) that stays "
             "near the 50 % share of fakes has a low ECE without telling anything, so a "
             "comparison of ECE with such a detector says little about calibration where a "
             "detector decides.")
@@ -326,7 +331,8 @@ def detector_sections(result: DetectorScores, clips: pd.DataFrame, out: Path, *,
            "with another model name (VideoStudyConfig.detectors / --detectors). " if others
            else "")
         + "MC dropout throughout; intervals resample identities.\n\n" + "\n".join(lines)
-        + f"\n\nClips scored: {n_clips}; step time (s): "
+        + f"\n\nClips scored: {n_clips}; time of this run (s; folds and caches reused from an "
+          "earlier run take ~0): "
         + ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items()) + ".")
     sec_auc = Section(
         "video_detectors", "Detectors on SynthFaces video: per-generator AUC and epistemic "
