@@ -55,6 +55,33 @@ def group_codes(values: pd.Series, categories: Sequence[str] | None = None) -> t
     return np.array([lookup.get(v, -1) for v in vals], dtype=np.int64), cats
 
 
+def label_arrays(df: pd.DataFrame, target: str, class_names=None, group_column=None,
+                 group_names=None, *, origin=None):
+    """``(class_names, labels, targets, groups, group_names)`` of a manifest-like table: labels
+    int64 ``(N,)``; targets = labels (binary) or the class index of ``real`` / ``source``
+    (multiclass; DataError naming ``origin`` for a source outside ``class_names``); groups the
+    integer codes of ``group_column`` (-1 everywhere without one)."""
+    class_names = list(class_names) if class_names else class_names_for(df, target)
+    labels = df["label"].to_numpy(np.int64)
+    if target == "binary":
+        targets = labels.copy()
+    else:
+        lookup = {c: i for i, c in enumerate(class_names)}
+        src = np.where(labels == 0, "real", df["source"].astype(str))
+        unknown = sorted({s for s in src if s not in lookup})
+        if unknown:
+            raise DataError(f"sources {unknown} are not among the model's classes "
+                            f"{class_names}", path=origin)
+        targets = np.array([lookup[s] for s in src], dtype=np.int64)
+    if group_column:
+        if group_column not in df.columns:
+            raise DataError(f"no column {group_column!r} for groups", path=origin)
+        groups, group_names = group_codes(df[group_column], group_names)
+    else:
+        groups, group_names = np.full(len(df), -1, np.int64), []
+    return class_names, labels, targets, groups, group_names
+
+
 class ManifestDataset(Dataset):
     """Images of a manifest, resized to ``image_size``, with labels, targets and groups."""
 
@@ -76,25 +103,9 @@ class ManifestDataset(Dataset):
         self.df.attrs = dict(manifest.attrs)
         self.image_size = int(image_size)
         self.target = target
-        self.class_names = list(class_names) if class_names else class_names_for(self.df, target)
-        self.labels = self.df["label"].to_numpy(np.int64)
-        if target == "binary":
-            self.targets = self.labels.copy()
-        else:
-            lookup = {c: i for i, c in enumerate(self.class_names)}
-            src = np.where(self.labels == 0, "real", self.df["source"].astype(str))
-            unknown = sorted({s for s in src if s not in lookup})
-            if unknown:
-                raise DataError(f"sources {unknown} are not among the model's classes "
-                                f"{self.class_names}", path=self.df.attrs.get("origin"))
-            self.targets = np.array([lookup[s] for s in src], dtype=np.int64)
-        if group_column:
-            if group_column not in self.df.columns:
-                raise DataError(f"no column {group_column!r} for groups",
-                                path=self.df.attrs.get("origin"))
-            self.groups, self.group_names = group_codes(self.df[group_column], group_names)
-        else:
-            self.groups, self.group_names = np.full(len(self.df), -1, np.int64), []
+        (self.class_names, self.labels, self.targets, self.groups,
+         self.group_names) = label_arrays(self.df, target, class_names, group_column, group_names,
+                                          origin=self.df.attrs.get("origin"))
         self.augment = augment
         self.seed = int(seed)
         self.epoch = 0

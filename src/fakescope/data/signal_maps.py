@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from fakescope.data.dataset import class_names_for, group_codes
+from fakescope.data.dataset import label_arrays
 from fakescope.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -64,24 +64,9 @@ class SignalMapDataset(Dataset):
         self.df = index_df.reset_index(drop=True)
         self.df.attrs = dict(index_df.attrs)
         self.target = target
-        self.class_names = list(class_names) if class_names else class_names_for(self.df, target)
-        self.labels = self.df["label"].to_numpy(np.int64)
-        if target == "binary":
-            self.targets = self.labels.copy()
-        else:
-            lookup = {c: i for i, c in enumerate(self.class_names)}
-            src = np.where(self.labels == 0, "real", self.df["source"].astype(str))
-            unknown = sorted({s for s in src if s not in lookup})
-            if unknown:
-                raise DataError(f"sources {unknown} are not among the model's classes "
-                                f"{self.class_names}", path=origin)
-            self.targets = np.array([lookup[s] for s in src], dtype=np.int64)
-        if group_column:
-            if group_column not in self.df.columns:
-                raise DataError(f"no column {group_column!r} for groups", path=origin)
-            self.groups, self.group_names = group_codes(self.df[group_column], group_names)
-        else:
-            self.groups, self.group_names = np.full(len(self.df), -1, np.int64), []
+        (self.class_names, self.labels, self.targets, self.groups,
+         self.group_names) = label_arrays(self.df, target, class_names, group_column, group_names,
+                                          origin=origin)
         self.clip_ids = self.df["sample_id"].astype(str).to_numpy()
         self.windows = self.df["window"].to_numpy(np.int64)
         self.map_paths = self.df["map_path"].astype(str).to_numpy()
