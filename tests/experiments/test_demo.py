@@ -42,14 +42,14 @@ def test_quick_demo_writes_report_with_every_setting(tmp_path):
     assert {"p_fake", "domain", "source", "skin_tone"} <= set(scores.columns)
     # a re-run reuses the benchmark and the finished training
     res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1",
-                                   "--analyses", "none"])
+                                   "--analyses", "none", "--no-video"])
     assert res.exit_code == 0, res.output
     assert pd.read_csv(out / "scores" / "tiny_test.csv")["p_fake"].equals(scores["p_fake"])
     # a benchmark from another fakescope version is rebuilt, and its training redone
     cfg_path = out / "benchmark" / "synth_config.json"
     cfg_path.write_text(cfg_path.read_text().replace('"synth_version": ', '"synth_version": -'))
     res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1",
-                                   "--analyses", "none"])
+                                   "--analyses", "none", "--no-video"])
     assert res.exit_code == 0, res.output
     assert "rebuilding" in res.output
     assert '"synth_version": -' not in cfg_path.read_text()
@@ -60,7 +60,7 @@ def test_quick_demo_writes_report_with_every_setting(tmp_path):
     record["settings"]["train"]["epochs"] = 99
     record_path.write_text(json.dumps(record))
     res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1",
-                                   "--analyses", "none"])
+                                   "--analyses", "none", "--no-video"])
     assert res.exit_code == 0, res.output
     assert "retraining" in res.output
     assert json.loads(record_path.read_text())["settings"]["train"]["epochs"] == 1
@@ -69,7 +69,7 @@ def test_quick_demo_writes_report_with_every_setting(tmp_path):
     # so is one made before the run step (no run.json)
     record_path.unlink()
     res = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--workers", "1",
-                                   "--analyses", "none"])
+                                   "--analyses", "none", "--no-video"])
     assert res.exit_code == 0, res.output
     assert "no run.json" in res.output and "retraining" in res.output
     assert (out / "models" / "tiny" / "run.json").is_file()
