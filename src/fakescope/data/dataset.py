@@ -132,26 +132,39 @@ class ManifestDataset(Dataset):
         return img
 
     def __getitem__(self, index: int):
-        try:
-            img = self._image(index)
-        except DataError as exc:
-            if self.on_error == "raise":
-                raise
-            if index not in self.bad_items:
-                log.warning("skipping %s", exc)
-            self.bad_items[index] = str(exc)
+        img = image_or_skip(self, index)
+        if img is None:
             return None
         if self.augment:
             rng = np.random.default_rng((self.seed, self.epoch, index))
             if rng.random() < 0.5:
                 img = img.flip(-1)
-        return {
-            "image": img,
-            "label": torch.tensor(self.labels[index]),
-            "target": torch.tensor(self.targets[index]),
-            "group": torch.tensor(self.groups[index]),
-            "index": torch.tensor(index),
-        }
+        return make_item(self, index, img)
+
+
+def image_or_skip(ds, index: int):
+    """``ds._image(index)``; with ``ds.on_error == "skip"`` a DataError is logged once, kept in
+    ``ds.bad_items`` and gives ``None`` (collate_skip drops it)."""
+    try:
+        return ds._image(index)
+    except DataError as exc:
+        if ds.on_error == "raise":
+            raise
+        if index not in ds.bad_items:
+            log.warning("skipping %s", exc)
+        ds.bad_items[index] = str(exc)
+        return None
+
+
+def make_item(ds, index: int, img) -> dict:
+    """The item every dataset gives the engine: image, label, target, group, index tensors."""
+    return {
+        "image": img,
+        "label": torch.tensor(ds.labels[index]),
+        "target": torch.tensor(ds.targets[index]),
+        "group": torch.tensor(ds.groups[index]),
+        "index": torch.tensor(index),
+    }
 
 
 def collate_skip(items):

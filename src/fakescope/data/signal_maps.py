@@ -22,7 +22,6 @@ used first out, ``cache_clips`` files). Unreadable files: ``on_error="skip"`` gi
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,10 +31,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from fakescope.data.dataset import label_arrays
+from fakescope.data.dataset import image_or_skip, label_arrays, make_item
 from fakescope.errors import ConfigError, DataError
-
-log = logging.getLogger(__name__)
 
 REQUIRED = ("sample_id", "label", "window", "map_path")
 
@@ -123,19 +120,5 @@ class SignalMapDataset(Dataset):
         return torch.from_numpy(maps[w].astype(np.float32))
 
     def __getitem__(self, index: int):
-        try:
-            img = self._image(index)
-        except DataError as exc:
-            if self.on_error == "raise":
-                raise
-            if index not in self.bad_items:
-                log.warning("skipping %s", exc)
-            self.bad_items[index] = str(exc)
-            return None
-        return {
-            "image": img,
-            "label": torch.tensor(self.labels[index]),
-            "target": torch.tensor(self.targets[index]),
-            "group": torch.tensor(self.groups[index]),
-            "index": torch.tensor(index),
-        }
+        img = image_or_skip(self, index)
+        return None if img is None else make_item(self, index, img)
