@@ -19,6 +19,7 @@ from fakescope.data.face_extraction import item_key  # noqa: E402
 from fakescope.data.manifest import resolve_path  # noqa: E402
 from fakescope.data.video_stream import read_clip  # noqa: E402
 from fakescope.experiments.video.controls import TOO_EASY, verdict  # noqa: E402
+from fakescope.metrics.detection import bootstrap_ci  # noqa: E402
 from fakescope.report import Section  # noqa: E402
 from fakescope.report.plots import grouped_bars  # noqa: E402
 
@@ -106,6 +107,10 @@ def pulse_figure(manifest: pd.DataFrame, signals_dir: Path, path: Path,
     return path
 
 
+def _mean_error(_labels, err) -> float:
+    return float(np.mean(err))
+
+
 def hr_error_table(manifest: pd.DataFrame, signals: pd.DataFrame, *, n_boot: int = 500,
                    seed: int = 0) -> pd.DataFrame:
     """Heart-rate error of the real clips per domain, and per domain and skin tone: mean and
@@ -114,7 +119,6 @@ def hr_error_table(manifest: pd.DataFrame, signals: pd.DataFrame, *, n_boot: int
     d = manifest[manifest["label"] == 0].merge(signals, on="sample_id", how="inner",
                                                suffixes=("", "_sig"))
     rows = []
-    rng = np.random.default_rng(seed)
     for by in (["domain"], ["domain", "skin_tone"]):
         for level, g in d.groupby(by):
             level = "/".join(level)
@@ -128,14 +132,10 @@ def hr_error_table(manifest: pd.DataFrame, signals: pd.DataFrame, *, n_boot: int
                 err, ids = err[ok], ids[ok]
                 if not len(err):
                     continue
-                uniq = np.unique(ids)
-                members = [np.flatnonzero(ids == u) for u in uniq]
-                boots = [np.mean(err[np.concatenate([members[i] for i in
-                                                     rng.integers(len(uniq), size=len(uniq))])])
-                         for _ in range(n_boot)]
+                lo, hi = bootstrap_ci(_mean_error, np.zeros(len(err)), err, n_boot=n_boot,
+                                      seed=seed, clusters=ids)
                 rows.append({"by": "+".join(by), "group": level, "method": m, "clips": len(err),
-                             "mae_bpm": err.mean(), "mae_lo": np.percentile(boots, 2.5),
-                             "mae_hi": np.percentile(boots, 97.5),
+                             "mae_bpm": err.mean(), "mae_lo": lo, "mae_hi": hi,
                              "median_bpm": float(np.median(err)),
                              "within_3bpm": float((err <= 3).mean())})
     return pd.DataFrame(rows)
