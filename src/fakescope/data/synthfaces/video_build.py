@@ -288,12 +288,10 @@ def run_video_chunk(cfg: VideoSynthConfig, chunk: dict, out: Path) -> list[dict]
             truth = f"truth/{ident.name}/{stem}_{gname}.npz"
             _save_npz(out / truth, landmarks=fake["landmarks"], masks=fake["masks"],
                       pulse=fake["pulse"], target_pulse=real.clip.pulse, times=t)
-            src_pulse = {"own": real.pulse, "donor": donor.pulse if donor else None,
-                         "none": None, "rendered": "rendered"}[fake["pulse_source"]]
-            hr = (float("nan") if src_pulse is None or isinstance(src_pulse, str)
-                  else _mean_hr(src_pulse, t))
-            if fake["pulse_source"] == "rendered":
-                hr = float("nan")  # the rendered pulse's rate is in gen_params
+            # the rate of the pulse in the face; empty for none and for a rendered one (its
+            # per-frame wave is in the truth file, its rate is not recorded)
+            hr = _mean_hr({"own": real.pulse, "donor": donor.pulse if donor else None}
+                          .get(fake["pulse_source"]), t)
             rows.append({"sample_id": fid, "path": f"{vdir}/{stem}_{gname}.mp4", "label": 1,
                          "source": gname, "video_id": fid, **base, "truth_path": truth,
                          "landmarks_path": truth, "pair_id": real_id, "temporal_mode": mode,
