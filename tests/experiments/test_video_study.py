@@ -70,3 +70,14 @@ def test_hr_error_table_per_domain_and_skin_tone():
     assert t.loc[("domain", "studio", "chrom"), "mae_bpm"] == 0
     assert ("domain", "studio", "green") not in t.index  # no such column
     assert t.loc[("domain+skin_tone", "studio/light", "pos"), "mae_bpm"] == 2.0  # rows 0 and 2
+
+
+def test_clips_shorter_than_a_signal_window_are_refused_before_any_work(tmp_path):
+    import pytest
+
+    from fakescope.errors import ConfigError
+    from fakescope.experiments.video import VideoStudyConfig, run_video_study
+
+    with pytest.raises(ConfigError, match="shorter than one signal window"):
+        run_video_study(tmp_path / "v", VideoStudyConfig(seconds=2.0), say=None)
+    assert not (tmp_path / "v").exists()

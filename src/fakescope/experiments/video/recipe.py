@@ -20,12 +20,14 @@ import pandas as pd
 
 from fakescope.data.synthfaces.video_build import build_video_benchmark
 from fakescope.data.tables import read_table
+from fakescope.errors import ConfigError, DataError
 from fakescope.experiments.video.controls import control_aucs, control_features, write_controls
 from fakescope.experiments.video.detectors import DetectorOptions, run_detectors
 from fakescope.experiments.video.detectors_report import detector_sections
 from fakescope.experiments.video.report import video_sections
 from fakescope.report import Report
 from fakescope.signals.pipeline import extract_signals
+from fakescope.signals.rppg import MIN_SECONDS
 
 
 @dataclass
@@ -71,6 +73,9 @@ def run_video_study(out_dir: str | Path, cfg: VideoStudyConfig | None = None, *,
                     progress: bool = True) -> Report:
     """Run the study into ``out_dir``; adds its sections to ``report`` (or a new one)."""
     cfg = cfg or VideoStudyConfig()
+    if cfg.seconds < MIN_SECONDS:
+        raise ConfigError(f"clips of {cfg.seconds:g} s are shorter than one signal window "
+                          f"({MIN_SECONDS:g} s)", hint=f"use --seconds {MIN_SECONDS:g} or more")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = report or Report(out, title="fakescope — SynthFaces video")
@@ -90,6 +95,9 @@ def run_video_study(out_dir: str | Path, cfg: VideoStudyConfig | None = None, *,
         say(f"video: {summary.failed} clip(s) failed, listed in "
             f"{out / 'video_signals' / 'errors.csv'}")
     signals = read_table(out / "video_signals" / "signals.csv", what="signals table")
+    if "hr_pos_bpm" not in signals or signals.empty:
+        raise DataError("no clip's signals could be extracted",
+                        path=out / "video_signals" / "errors.csv", hint="see the errors listed")
     if say:
         say("video: difficulty controls (heart rate only, frame differences only)")
     feats = control_features(manifest, signals)
