@@ -107,7 +107,11 @@ def test_study_rejects_bad_input(tmp_path):
         run_uncertainty_study(tmp_path / "missing.csv", tmp_path / "o")
 
 
-def test_rerun_with_other_settings_is_refused_or_retrained(tmp_path, capsys):
+def test_rerun_with_other_settings_is_refused_or_retrained(tmp_path, capsys, monkeypatch):
+    from fakescope.cli.output import console
+
+    # rich wraps long lines mid-word at the terminal's width (a long tmp path splits a word)
+    monkeypatch.setattr(console, "width", 1000)
     m = _manifest(tmp_path, per=2, size=16)
     out = tmp_path / "o"
     args = ["study", "uncertainty", "--manifest", str(m), "--out", str(out), "--detectors",

@@ -123,8 +123,9 @@ def calibrate(
 def study_uncertainty(
     manifest: Path = typer.Option(..., "--manifest", help="Manifest with train/val/test splits."),
     out: Path = typer.Option(..., "--out", help="Run folder (report, tables, figures)."),
-    detectors: str = typer.Option(",".join(("resnet18", "xception", "efficientnet_b0",
-                                            "mobilenetv3")), help="Comma-separated detectors."),
+    detectors: str = typer.Option("", help="Comma-separated detectors (default: resnet18, "
+                                  "xception, efficientnet_b0, mobilenetv3; on a video manifest "
+                                  "also ppg_map and motion_map)."),
     methods: str = typer.Option("mc,mc_head,bnn,ensemble,tta", help="Comma-separated methods."),
     experiments: str = typer.Option("binary,multiclass,source,logo,robustness,maps",
                                     help="Comma-separated experiments."),
@@ -135,6 +136,10 @@ def study_uncertainty(
     max_per_class: int = typer.Option(120, help="Reals and fakes per split (0 = all)."),
     logo_max: int = typer.Option(2, help="Generators held out in turn, most frequent first "
                                  "(0 = all)."),
+    map_epochs: int = typer.Option(8, help="Training epochs of a biological detector (video "
+                                   "manifest)."),
+    frames_per_clip: int = typer.Option(8, help="Face frames per clip a blind detector trains "
+                                        "on and scores (video manifest)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
     seed: int = typer.Option(0, help="Seed of every random step."),
     retrain: bool = typer.Option(False, "--retrain", help="Train again the runs in OUT that "
@@ -144,9 +149,13 @@ def study_uncertainty(
 
     Also leave-one-generator-out, source attribution, calibration, robustness and maps; writes the 'Uncertainty' report section.
 
+    On a video manifest (paths are video files) every detector answers per clip: blind detectors score evenly spaced face frames, the biological ppg_map and motion_map their signal-map windows; robustness and maps (image experiments) are left out, and the report compares the two families' calibration and per-generator AUC with identity-clustered intervals.
+
     A finished run in OUT/runs is reused when its settings and rows match; one trained with other settings (e.g. other --epochs) or rows is refused unless --retrain.
 
     Example: fakescope study uncertainty --manifest data/synth/manifest.csv --out runs/unc --detectors resnet18,mobilenetv3 --methods mc_head,tta --epochs 2
+
+    Example (video): fakescope data synth --video --out data/synth-video && fakescope study uncertainty --manifest data/synth-video/manifest.csv --out runs/unc-video
     """
     from fakescope.experiments.uncertainty import UncertaintyStudyConfig, run_uncertainty_study
 
@@ -154,13 +163,15 @@ def study_uncertainty(
     cfg = UncertaintyStudyConfig(detectors=split(detectors), methods=split(methods),
                                  experiments=split(experiments), epochs=epochs, image_size=size,
                                  samples=samples, ensemble_size=ensemble_size,
-                                 max_per_class=max_per_class, logo_max=logo_max, device=device,
-                                 seed=seed)
+                                 max_per_class=max_per_class, logo_max=logo_max,
+                                 map_epochs=map_epochs, frames_per_clip=frames_per_clip,
+                                 device=device, seed=seed)
     res = run_uncertainty_study(manifest, out, cfg, retrain=retrain, log=console.print)
     if "summary" in res.tables:
         cols = ["detector", "method", "auc", "accuracy", "ece", "total", "aleatoric",
                 "epistemic", "variance"]
-        print_table(res.tables["summary"][cols], title="uncertainty study (test split)")
+        print_table(res.tables["summary"][cols],
+                    title=f"uncertainty study (test split, per {res.numbers.get('unit', 'image')})")
     console.print(f"report: {out / 'report.html'} ({res.seconds:.0f} s)")
 
 

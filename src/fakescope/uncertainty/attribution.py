@@ -95,7 +95,9 @@ def attribution_cv(X, y, *, classifier: str = "logreg", folds: int = 5, seed: in
     """Cross-validated source prediction from features ``X (N, F)`` and sources ``y (N,)``.
 
     ``min_per_class > 0`` drops sources with fewer samples first (listed in
-    ``result.dropped``); otherwise a source with a single sample is a DataError.
+    ``result.dropped``); otherwise a source with a single sample is a DataError. Folds: at
+    most ``folds``, the smallest source's count and (with ``groups``) the number of groups;
+    ``groups`` keep every group on one side of each fold.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(str)
@@ -118,6 +120,11 @@ def attribution_cv(X, y, *, classifier: str = "logreg", folds: int = 5, seed: in
         raise DataError(f"source {classes[counts.argmin()]!r} has one sample; "
                         "cross-validation needs >= 2 per source")
     if groups is not None:
+        n_groups = len(np.unique(np.asarray(groups).astype(str)))
+        if n_groups < 2:
+            raise DataError("source attribution with grouped folds needs >= 2 groups "
+                            f"(identities or videos); the rows have {n_groups}")
+        k = min(k, n_groups)
         cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     else:
         cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)

@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fakescope.experiments.uncertainty.clips import Clips
 from fakescope.experiments.uncertainty.config import UncertaintyStudyConfig
 from fakescope.experiments.uncertainty.data import Images
 from fakescope.experiments.uncertainty.runs import DetectorRuns
 from fakescope.metrics.calibration import apply_temperature, brier, ece, fit_temperature, nll
 from fakescope.metrics.detection import roc_auc
-from fakescope.models.predict import predict_samples
 from fakescope.scores import write_scores
 from fakescope.uncertainty.attribution import uncertainty_features
 from fakescope.uncertainty.decompose import COMPONENTS, decompose
@@ -50,6 +50,8 @@ def method_rows(detector: str, method: str, rows: pd.DataFrame, probs: torch.Ten
                         **{k: float(d[k][sel].mean()) for k in COMPONENTS}})
     scores = pd.DataFrame({"sample_id": rows["sample_id"], "label": y, "p_fake": p,
                            "source": src, "video_id": rows["video_id"], "split": rows["split"]})
+    if "identity" in rows:
+        scores["identity"] = rows["identity"].to_numpy()
     mean = d["mean_probs"]
     for k in range(mean.shape[1]):
         scores[f"logit_{k}"] = np.log(np.clip(mean[:, k], 1e-12, 1.0))
@@ -67,18 +69,10 @@ def members(runs: DetectorRuns, method: str):
     return runs.binary.model
 
 
-def penultimate(model, x: torch.Tensor, batch_size: int = 128) -> np.ndarray:
-    """Penultimate features ``(N, D)`` of images ``x (N, 3, S, S)`` (``model.features``)."""
-    dev = next(model.parameters()).device
-    with torch.no_grad():
-        return torch.cat([model.features(x[i:i + batch_size].to(dev)).cpu()
-                          for i in range(0, len(x), batch_size)]).numpy()
-
-
 def calibration_row(detector: str, model, val: Images, test: Images) -> dict:
     """ECE (equal width and equal mass), Brier and NLL of P(fake) on test, before and after
     (``_ts``) a temperature fitted on the validation log-probabilities."""
-    logits = {name: torch.log(predict_samples(model, imgs.x, method="none", batch_size=128)[0]
+    logits = {name: torch.log(imgs.predict(model, method="none")[0]
                               .double().clamp_min(1e-12)).numpy()
               for name, imgs in (("val", val), ("test", test))}
     t = fit_temperature(logits["val"], val.labels)
@@ -91,20 +85,22 @@ def calibration_row(detector: str, model, val: Images, test: Images) -> dict:
     return row
 
 
-def score_methods(detector: str, runs: DetectorRuns, test: Images, cfg: UncertaintyStudyConfig,
-                  scores_dir) -> tuple[list[dict], list[dict], np.ndarray]:
+def score_methods(detector: str, runs: DetectorRuns, test: Images | Clips,
+                  cfg: UncertaintyStudyConfig, scores_dir,
+                  ) -> tuple[list[dict], list[dict], np.ndarray]:
     """Summary rows, per-generator rows and the uncertainty features ``(N, 5)`` (of
-    ``cfg.feature_method``) of every method; writes ``scores_dir/<detector>__<method>.csv``."""
+    ``cfg.feature_method_for(detector)``) of every method that applies to the detector
+    (``cfg.methods_for``); writes ``scores_dir/<detector>__<method>.csv``."""
     summary, per_gen, features = [], [], None
-    for method in cfg.methods:
+    feature_method = cfg.feature_method_for(detector)
+    for method in cfg.methods_for(detector):
         t0 = time.perf_counter()
-        probs = predict_samples(members(runs, method), test.x, method=method,
-                                samples=cfg.samples, seed=cfg.seed,
-                                batch_size=max(cfg.batch_size, 64))
+        probs = test.predict(members(runs, method), method=method, samples=cfg.samples,
+                             seed=cfg.seed, batch_size=max(cfg.batch_size, 64))
         s, g, scores = method_rows(detector, method, test.rows, probs, time.perf_counter() - t0)
         summary.append(s)
         per_gen.extend(g)
         write_scores(scores, scores_dir / f"{detector.replace(':', '_')}__{method}.csv")
-        if method == cfg.feature_method:
+        if method == feature_method:
             features = uncertainty_features(probs, prefix=detector).to_numpy()
     return summary, per_gen, features

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from fakescope.data.dataset import ManifestDataset, collate_skip
 from fakescope.data.manifest import select_split, subset
 from fakescope.errors import DataError
+from fakescope.models.predict import predict_samples
 
 
 def subsample(df: pd.DataFrame, per_class: int | None, seed: int) -> pd.DataFrame:
@@ -75,6 +76,30 @@ class Images:
         """``(M,)`` source names (``"real"`` or the generator) as str."""
         return self.rows["source"].astype(str).to_numpy()
 
+    def predict(self, members, *, method: str = "none", samples: int = 16, seed: int = 0,
+                batch_size: int = 128) -> torch.Tensor:
+        """Probability samples ``(T, M, C)`` of the images under ``members`` (one detector, or
+        a list for ``ensemble``) with ``method`` (:func:`fakescope.models.predict.predict`)."""
+        return predict_samples(members, self.x, method=method, samples=samples, seed=seed,
+                               batch_size=batch_size)
+
+    def features(self, model, batch_size: int = 128) -> np.ndarray:
+        """Penultimate features ``(M, D)`` of the images (``model.features``)."""
+        return unit_features(model, self.x, batch_size)
+
+
+def unit_features(model, x: torch.Tensor, batch_size: int = 128) -> np.ndarray:
+    """``model.features`` of the inputs ``x (N, 3, H, W)`` in batches, eval mode, -> ``(N, D)``."""
+    dev = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return torch.cat([model.features(x[i:i + batch_size].to(dev)).float().cpu()
+                              for i in range(0, len(x), batch_size)]).numpy()
+    finally:
+        model.train(was)
+
 
 def load_images(df: pd.DataFrame, split: str, size: int) -> Images:
     """The images of ``split`` resized to ``size``; unreadable ones are skipped and listed."""
@@ -87,6 +112,16 @@ def load_images(df: pd.DataFrame, split: str, size: int) -> Images:
     return Images(torch.cat([b["image"] for b in batches]),
                   ds.df.iloc[index].reset_index(drop=True),
                   {str(ds.path(i)): e for i, e in ds.bad_items.items()})
+
+
+def cluster_ids(rows: pd.DataFrame) -> np.ndarray:
+    """``(N,)`` the cluster of each row, for grouped folds and resampling: its ``identity`` when
+    every row has one (a person's real and fake images or clips share it), else its
+    ``video_id`` (which defaults to the row's ``sample_id``)."""
+    ident = rows["identity"].fillna("").astype(str) if "identity" in rows else None
+    if ident is not None and (ident.str.strip() != "").all():
+        return ident.to_numpy()
+    return rows["video_id"].astype(str).to_numpy()
 
 
 def balanced_index(labels: np.ndarray, n: int, seed: int) -> np.ndarray:

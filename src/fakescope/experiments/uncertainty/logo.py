@@ -14,7 +14,6 @@ from fakescope.experiments.uncertainty.config import UncertaintyStudyConfig
 from fakescope.experiments.uncertainty.data import Images
 from fakescope.experiments.uncertainty.runs import stochastic_method
 from fakescope.metrics.detection import roc_auc
-from fakescope.models.predict import predict_samples
 from fakescope.train.run import Run
 from fakescope.uncertainty.decompose import decompose
 
@@ -25,8 +24,8 @@ def logo_rows(detector: str, runs: dict[str, Run], test: Images,
     y, src = test.labels, test.sources
     rows = []
     for g, run in runs.items():
-        probs = predict_samples(run.model, test.x, method=stochastic_method(run.model),
-                                samples=cfg.samples, seed=cfg.seed, batch_size=128)
+        probs = test.predict(run.model, method=stochastic_method(run.model),
+                             samples=cfg.samples, seed=cfg.seed)
         d = decompose(probs)
         unseen, seen = src == g, (y == 1) & (src != g)
         row = {"detector": detector, "generator": g,

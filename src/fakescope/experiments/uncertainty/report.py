@@ -28,6 +28,14 @@ TEXT = (
     "dangerous case: misclassified under attack with uncertainty below the clean median.")
 
 
+CLIP_TEXT = (
+    "\n\nOn this video manifest every detector answers per clip: a blind detector scores "
+    "evenly spaced face frames, a biological one (ppg_map, motion_map) the windows of its "
+    "signal maps, and a clip's probability in each pass is the mean over its frames or "
+    "windows, so its epistemic part is the passes' disagreement about the clip for both "
+    "families. Robustness and pixel maps are image experiments and are not run.")
+
+
 def study_tables(results: dict[str, DetectorResults], source: pd.DataFrame | None,
                  skipped: dict[str, str]) -> dict[str, pd.DataFrame]:
     """Every non-empty table of :data:`~.progress.TABLES` over the detectors (in their order),
@@ -106,12 +114,16 @@ def headline_numbers(tables: dict[str, pd.DataFrame], *, seconds: float, config:
 
 
 def write_report(out: Path, tables: dict[str, pd.DataFrame], figures: list[Path],
-                 numbers: dict[str, Any]) -> None:
+                 numbers: dict[str, Any], *, extra_text: str = "") -> None:
     """``study.json`` and the "Uncertainty" section of ``report.html`` (tables as CSV in
-    ``tables/uncertainty__<name>.csv``)."""
+    ``tables/uncertainty__<name>.csv``); ``extra_text`` is appended to the section's text."""
     write_json(numbers, out / "study.json")
-    text = (f"{TEXT}\n\nGenerators: {', '.join(numbers['generators'])}; {numbers['n_test']} "
-            f"test images; {numbers['seconds']:.0f} s.")
+    unit = numbers.get("unit", "image")
+    text = (f"{TEXT}{CLIP_TEXT if unit == 'clip' else ''}\n\nGenerators: "
+            f"{', '.join(numbers['generators'])}; {numbers['n_test']} test {unit}s; "
+            f"{numbers['seconds']:.0f} s.")
+    if extra_text:
+        text += "\n\n" + extra_text
     Report(out).add(Section("uncertainty", "Uncertainty: detectors x generators", text=text,
                             tables=tables, figures=[str(f) for f in figures],
                             numbers=jsonable(numbers), order=40))

@@ -18,7 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from fakescope.experiments.uncertainty.config import UncertaintyStudyConfig, train_config
+from fakescope.experiments.uncertainty.config import (
+    MapCaches,
+    UncertaintyStudyConfig,
+    train_config,
+)
 from fakescope.experiments.uncertainty.data import without_generator
 from fakescope.models.bayesian import bayesianize
 from fakescope.train.run import RECORD, Run, clear_run, fit_or_reuse, refuse_unless_retrain
@@ -75,14 +79,16 @@ def fine_tune_bayesian(tc, rows: pd.DataFrame, out: Path, base: Run, *, prior_si
 
 def fit_detector_runs(cfg: UncertaintyStudyConfig, df: pd.DataFrame, detector: str,
                       folder: Path, *, logo: list[str], retrain: bool = False,
-                      log: Callable | None = None) -> DetectorRuns:
-    """Train (or reuse) the runs of ``detector`` that ``cfg.experiments`` need, in ``folder``;
-    ``logo``: the generators held out in turn."""
+                      log: Callable | None = None, caches: MapCaches | None = None,
+                      ) -> DetectorRuns:
+    """Train (or reuse) the runs of ``detector`` that ``cfg.experiments`` need, in ``folder``,
+    on the rows ``df`` (images, face frames, or clips for a map detector, whose signals and
+    maps live in ``caches``); ``logo``: the generators held out in turn."""
 
     def fit(name: str, rows: pd.DataFrame = df, **options) -> Run:
         out = folder / name
-        return fit_or_reuse(train_config(cfg, detector, out, **options), rows, out,
-                            retrain=retrain, log=log)
+        return fit_or_reuse(train_config(cfg, detector, out, caches=caches, **options), rows,
+                            out, retrain=retrain, log=log)
 
     runs = DetectorRuns()
     if cfg.needs("binary", "source", "robustness", "maps"):
@@ -92,7 +98,8 @@ def fit_detector_runs(cfg: UncertaintyStudyConfig, df: pd.DataFrame, detector: s
                              for k in range(1, cfg.ensemble_size)]
         if "bnn" in cfg.methods:
             out = folder / "bnn"
-            tc = train_config(cfg, detector, out, loss="bayes", epochs=cfg.bnn_epochs)
+            tc = train_config(cfg, detector, out, loss="bayes", epochs=cfg.bnn_epochs,
+                              caches=caches)
             runs.bnn = fine_tune_bayesian(tc, df, out, runs.binary,
                                           prior_sigma=cfg.prior_sigma, retrain=retrain, log=log)
     if cfg.needs("multiclass", "source"):

@@ -6,15 +6,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from fakescope.data.manifest import fingerprint, read_manifest
-from fakescope.experiments.uncertainty import binary, logo, maps, robustness, source
-from fakescope.experiments.uncertainty.config import UncertaintyStudyConfig
+from fakescope.experiments.uncertainty import binary, families, logo, maps, robustness, source
+from fakescope.experiments.uncertainty.clips import Clips
+from fakescope.experiments.uncertainty.config import DEFAULT_DETECTORS, UncertaintyStudyConfig
 from fakescope.experiments.uncertainty.data import (
     Images,
     check_manifest,
@@ -30,6 +31,12 @@ from fakescope.experiments.uncertainty.report import (
     write_report,
 )
 from fakescope.experiments.uncertainty.runs import DetectorRuns, fit_detector_runs
+from fakescope.experiments.uncertainty.video import (
+    IMAGE_ONLY,
+    VIDEO_DETECTORS,
+    VideoInputs,
+    is_video_manifest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +54,16 @@ class StudyResult:
     seconds: float
 
 
-def measure(det: str, runs: DetectorRuns, test: Images, val: Images | None, df: pd.DataFrame,
-            generators: list[str], cfg: UncertaintyStudyConfig, out: Path) -> DetectorResults:
-    """Every experiment of ``cfg`` on one detector's trained runs."""
+def measure(det: str, runs: DetectorRuns, test: Images | Clips, val: Images | Clips | None,
+            df: pd.DataFrame, generators: list[str], cfg: UncertaintyStudyConfig,
+            out: Path) -> DetectorResults:
+    """Every experiment of ``cfg`` on one detector's trained runs (test images, or clips on a
+    video manifest)."""
     res = DetectorResults()
     model = runs.binary.model if runs.binary is not None else None
     if model is not None:
         res.tables["calibration"].append(binary.calibration_row(det, model, val, test))
-        res.features["penultimate"] = binary.penultimate(model, test.x)
+        res.features["penultimate"] = test.features(model)
         summary, per_gen, features = binary.score_methods(det, runs, test, cfg, out / "scores")
         res.tables["summary"], res.tables["per_generator"] = summary, per_gen
         if features is not None:
@@ -82,22 +91,34 @@ def run_uncertainty_study(manifest: str | Path | pd.DataFrame, out_dir: str | Pa
     (ConfigError naming the differences) unless ``retrain``, which trains it again.
     ``log``: a ``print``-like callable told which runs are reused or trained.
     """
-    cfg = cfg or UncertaintyStudyConfig()
-    cfg.validate()
+    cfg = replace(cfg) if cfg is not None else UncertaintyStudyConfig()
     t0 = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    # the rows: every split, subsampled; test (and validation) images in memory
+    # the rows: every split, subsampled; test (and validation) images in memory, or per
+    # detector its clips on a video manifest
     df = manifest if isinstance(manifest, pd.DataFrame) else read_manifest(manifest)
+    video = is_video_manifest(df)
+    if not cfg.detectors:
+        cfg.detectors = list(VIDEO_DETECTORS if video else DEFAULT_DETECTORS)
+    if video and cfg.needs(*IMAGE_ONLY):
+        cfg.experiments = [e for e in cfg.experiments if e not in IMAGE_ONLY]
+        if log:
+            log(f"video manifest: clips are scored per clip; {' and '.join(IMAGE_ONLY)} are "
+                "image experiments and are left out")
+    cfg.validate()
     generators = check_manifest(df)
     df = subsample(df, cfg.max_per_class, cfg.seed)
-    test = load_images(df, "test", cfg.image_size)
-    skipped = dict(test.skipped)
-    val = None
-    if cfg.needs("binary", "source", "robustness", "maps"):
-        val = load_images(df, "val", cfg.image_size)
-        skipped.update(val.skipped)
+    need_val = cfg.needs("binary", "source", "robustness", "maps")
+    inputs = VideoInputs(df, out, cfg) if video else None
+    skipped: dict[str, str] = {}
+    if inputs is None:
+        test = load_images(df, "test", cfg.image_size)
+        skipped.update(test.skipped)
+        val = load_images(df, "val", cfg.image_size) if need_val else None
+        if val is not None:
+            skipped.update(val.skipped)
     held_out = logo_generators(df, cfg.logo_max) if (
         "logo" in cfg.experiments and len(generators) >= 2) else []
     rows_id = fingerprint(df, [c for c in ("path", "label", "source", "split", "video_id",
@@ -106,10 +127,19 @@ def run_uncertainty_study(manifest: str | Path | pd.DataFrame, out_dir: str | Pa
 
     # per detector: the run step, then the experiments (or their saved results)
     results: dict[str, DetectorResults] = {}
+    tests: dict[str, Images | Clips] = {}
     for det in cfg.detectors:
         logger.info("uncertainty study: %s", det)
-        runs = fit_detector_runs(cfg, df, det, out / "runs" / det.replace(":", "_"),
-                                 logo=held_out, retrain=retrain, log=log)
+        rows, caches = df, None
+        if inputs is not None:
+            got = inputs.of(det, need_val=need_val)
+            rows, test, val, caches = got.rows, got.test, got.val, inputs.caches
+            skipped.update(test.skipped)
+            if val is not None:
+                skipped.update(val.skipped)
+        tests[det] = test
+        runs = fit_detector_runs(cfg, rows, det, out / "runs" / det.replace(":", "_"),
+                                 logo=held_out, retrain=retrain, log=log, caches=caches)
         ids = runs.fingerprints()
         results[det] = progress.get(det, ids)
         if results[det] is None:
@@ -128,12 +158,21 @@ def run_uncertainty_study(manifest: str | Path | pd.DataFrame, out_dir: str | Pa
             {d: r.features["penultimate"] for d, r in results.items()
              if "penultimate" in r.features},
             {d: r.end_to_end for d, r in results.items() if r.end_to_end is not None},
-            test, seed=cfg.seed)
+            tests, seed=cfg.seed)
     tables = study_tables(results, attribution_table, skipped)
+    family_text = ""
+    if video:
+        family = families.family_tables(out / "scores", cfg, tests)
+        tables.update(family.tables)
+        family_text = family.text
     figures = heat_maps(tables, attribution, out / "figures")
     figures += [f for r in results.values() for f in r.figures]
     seconds = time.perf_counter() - t0
+    n_test = len(next(iter(tests.values())).rows)
     numbers = headline_numbers(tables, seconds=seconds, config=asdict(cfg),
-                               generators=generators, n_test=len(test.rows))
-    write_report(out, tables, figures, numbers)
+                               generators=generators, n_test=n_test)
+    if video:
+        numbers["unit"] = "clip"
+        numbers["family"] = family.numbers
+    write_report(out, tables, figures, numbers, extra_text=family_text)
     return StudyResult(out, tables, figures, numbers, seconds)

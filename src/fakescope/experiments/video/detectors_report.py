@@ -280,7 +280,7 @@ def example_maps(clips: pd.DataFrame, map_dirs: dict[str, Path], fig_dir: Path,
     return path, pngs, caption
 
 
-def _verdict_text(diff: dict) -> str:
+def verdict_text(diff: dict) -> str:
     if diff["verdict"] == "one family only":
         return "Only one detector family ran, so the families are not compared."
     d = (f"ECE biological - blind = {diff['difference']:+.3f} [{diff['difference_lo']:+.3f}, "
@@ -354,7 +354,7 @@ def detector_sections(result: DetectorScores, clips: pd.DataFrame, out: Path, *,
         text=("ECE of P(fake) (15 equal-width bins) per detector on its out-of-fold clips, and "
               "per family (the mean of its detectors' ECE on the clips every detector scored), "
               "with 95 % intervals resampling identities; the difference of the families is "
-              "paired (both computed on each resample). " + _verdict_text(diff)
+              "paired (both computed on each resample). " + verdict_text(diff)
               + chance_caveat(cal)),
         tables={"ece_by_detector": cal.round(4), "ece_by_family": fam.round(4)}, order=order + 1,
         numbers={"ece": {r.detector: [round(r.ece, 4), round(r.ece_lo, 4), round(r.ece_hi, 4)]
