@@ -59,16 +59,16 @@ def test_frame_sampling_and_face_crop():
     assert face_box(np.full((68, 2), np.nan), (48, 64)) == (0, 0, 64, 48)
 
 
-def test_frame_scores_average_per_clip():
-    clips = pd.DataFrame({"sample_id": ["a", "b"], "label": [0, 1], "source": ["real", "sbi"],
-                          "identity": ["i", "j"]})
-    frames = pd.DataFrame({"sample_id": ["a_f0", "a_f1", "b_f0", "b_f1"],
-                           "video_id": ["a", "a", "b", "b"], "p_fake": [0.2, 0.4, 0.9, 0.5],
-                           "unc_epistemic": [0.1, 0.3, 0.0, 0.2]})
-    t = clip_table(frames, clips, 2, frames=True)
+def test_clip_scores_join_their_clips_columns_and_fold():
+    clips = pd.DataFrame({"sample_id": ["a", "b", "c"], "label": [0, 1, 1],
+                          "source": ["real", "sbi", "sbi"], "identity": ["i", "j", "k"]})
+    scores = pd.DataFrame({"sample_id": ["b", "a"], "p_fake": [0.7, 0.3],
+                           "unc_epistemic": [0.1, 0.2], "n_frames": [2, 3], "label": [1, 0]})
+    t = clip_table(scores, clips, 2)
+    assert t["sample_id"].tolist() == ["a", "b"]  # clip order; c was not scored
     np.testing.assert_allclose(t["p_fake"], [0.3, 0.7])
-    np.testing.assert_allclose(t["unc_epistemic"], [0.2, 0.1])
-    assert t["n_frames"].tolist() == [2, 2] and t["fold"].tolist() == [2, 2]
+    assert t["identity"].tolist() == ["i", "j"] and t["n_frames"].tolist() == [3, 2]
+    assert t["fold"].tolist() == [2, 2]
 
 
 def _scores(seed=0, n_id=40) -> dict[str, pd.DataFrame]:

@@ -110,6 +110,23 @@ def test_stochastic_score_adds_uncertainty(finished, rows):
     assert ((s["p_fake"] >= 0) & (s["p_fake"] <= 1)).all()
 
 
+def test_per_video_score_averages_frames_per_pass(finished, rows):
+    _, run = finished
+    test = select_split(rows, "test").copy()
+    test["video_id"] = [f"v{i // 2}" for i in range(len(test))]  # pairs of rows = one video
+    frames = score(run, test, method="mc_head", samples=5, seed=1)
+    videos = score(run, test, method="mc_head", samples=5, seed=1, per_video=True)
+    assert videos["sample_id"].tolist() == sorted(set(test["video_id"]), key=lambda v: int(v[1:]))
+    assert videos["n_frames"].sum() == len(test)
+    # p_fake: the mean over frames (the mean of per-pass means is the mean of means); up to
+    # renormalising bf16 probabilities (train.amp) before or after the mean
+    want = frames.groupby("video_id", sort=False)["p_fake"].mean()
+    np.testing.assert_allclose(videos["p_fake"], want.to_numpy(), atol=2e-3)
+    # uncertainty: the passes' disagreement about the video, not the mean of the frames'
+    frame_mean = frames.groupby("video_id", sort=False)["unc_epistemic"].mean().to_numpy()
+    assert not np.allclose(videos["unc_epistemic"], frame_mean)
+
+
 def test_score_cache_is_keyed_by_run_rows_and_method(finished, rows, tmp_path):
     _, run = finished
     test = select_split(rows, "test")

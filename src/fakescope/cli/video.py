@@ -16,7 +16,8 @@ def study_video(
     seed: int = typer.Option(0, help="Seed of the benchmark and the controls."),
     workers: int = typer.Option(0, help="Processes (0 = all cores)."),
     detectors: str = typer.Option(
-        "ppg_map,motion_map,resnet18", help="Detectors scored out of fold, comma list: map "
+        "ppg_map,motion_map,resnet18,xception,efficientnet_b0,mobilenetv3",
+        help="Detectors scored out of fold, comma list: map "
         "detectors (ppg_map, motion_map) are biological, any other name (resnet18, xception, "
         "efficientnet_b0, mobilenetv3, tiny) is a blind detector on sampled face frames; "
         "'none' skips the step."),

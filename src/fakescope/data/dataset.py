@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from fakescope.data.images import load_image
 from fakescope.data.manifest import resolve_path
@@ -171,3 +171,18 @@ def collate_skip(items):
     """``default_collate`` over the items that are not ``None``; ``None`` if all were bad."""
     items = [it for it in items if it is not None]
     return default_collate(items) if items else None
+
+
+def load_tensor(df: pd.DataFrame, size: int, *, batch_size: int = 64,
+                ) -> tuple[torch.Tensor, pd.DataFrame, dict[str, str]]:
+    """Every readable image of the manifest rows ``df`` in memory: ``x (M, 3, size, size)``
+    float in [0, 1], ``rows`` their manifest rows (index 0..M-1, same order) and ``skipped
+    {path: error}`` of the unreadable ones. DataError when none is readable."""
+    ds = ManifestDataset(df, image_size=size, on_error="skip")
+    batches = [b for b in DataLoader(ds, batch_size=batch_size, collate_fn=collate_skip)
+               if b is not None]
+    if not batches:
+        raise DataError(f"none of {len(df)} images is readable", path=df.attrs.get("origin"))
+    index = torch.cat([b["index"] for b in batches]).numpy()
+    return (torch.cat([b["image"] for b in batches]), ds.df.iloc[index].reset_index(drop=True),
+            {str(ds.path(i)): e for i, e in ds.bad_items.items()})

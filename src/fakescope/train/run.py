@@ -284,7 +284,7 @@ def load_run(checkpoint: str | Path, *, device: str = "auto") -> Run:
 
 def score(run: Run, rows: pd.DataFrame, *, method: str = "none", samples: int = 16,
           seed: int = 0, batch_size: int | None = None, cache: str | Path | None = None,
-          log=None) -> pd.DataFrame:
+          per_video: bool = False, log=None) -> pd.DataFrame:
     """The scores table of ``rows`` under ``run.model`` (unreadable images skipped and listed in
     ``attrs["skipped"]``).
 
@@ -299,12 +299,20 @@ def score(run: Run, rows: pd.DataFrame, *, method: str = "none", samples: int = 
     (:mod:`fakescope.train.map_scoring`), ``logit_k`` the log of the clip's mean probabilities
     for every method; clips without a map (too short, face lost; ``log`` is told) are in
     ``attrs["skipped"]`` by row position. The columns are those of image scores.
+
+    ``per_video`` (an image detector on frames): one row per ``video_id`` instead of per
+    frame, its ``sample_id`` the video id, ``n_frames`` the frames read; per pass the video's
+    probabilities are the mean of its frames' (:func:`~fakescope.train.map_scoring.clip_means`),
+    so the uncertainty columns are the passes' disagreement about the video, as for a map
+    detector's clip.
     """
     key = None
     if cache is not None:
         cache = Path(cache)
         key = {"run": run.fingerprint, "rows": fingerprint(rows, ["path", "label"]),
                "method": method, "samples": samples if method != "none" else 1, "seed": seed}
+        if per_video:
+            key["per_video"] = True
         side = cache.with_name(cache.name + ".json")
         if cache.is_file() and side.is_file() and json.loads(side.read_text()) == key:
             table = read_scores(cache)
@@ -329,12 +337,36 @@ def score(run: Run, rows: pd.DataFrame, *, method: str = "none", samples: int = 
         except DataError as exc:
             raise DataError(f"no readable image among {len(rows)} rows",
                             path=rows.attrs.get("origin")) from exc
-        table = _table(ds, pred.index.numpy(), pred.probs,
-                       pred.logits.numpy() if method == "none" else None, run.class_names,
-                       stochastic=method != "none")
+        if per_video:
+            table = _video_table(ds.df, pred.index.numpy(), pred.probs, run.class_names,
+                                 stochastic=method != "none")
+            table.attrs["skipped"] = dict(ds.bad_items)  # by frame row position
+        else:
+            table = _table(ds, pred.index.numpy(), pred.probs,
+                           pred.logits.numpy() if method == "none" else None, run.class_names,
+                           stochastic=method != "none")
     if cache is not None:
         write_scores(table, cache)
         cache.with_name(cache.name + ".json").write_text(json.dumps(key))
+    return table
+
+
+def _video_table(frames: pd.DataFrame, index, probs, class_names: list[str], *,
+                 stochastic: bool) -> pd.DataFrame:
+    """``score(per_video=True)``'s table: frame probabilities ``probs (T, N, C)`` of the rows
+    ``index`` of ``frames`` averaged per ``video_id`` and pass; one row per video (the first
+    frame's columns, ``sample_id`` = the video id) with ``n_frames``."""
+    from fakescope.train.map_scoring import ClipRows, clip_means
+
+    vids = frames["video_id"].astype(str).to_numpy()
+    order = pd.unique(vids)
+    video_probs, positions = clip_means(probs, vids[index], order)
+    first = frames.drop_duplicates("video_id").reset_index(drop=True)
+    first["sample_id"] = first["video_id"].astype(str)
+    table = _table(ClipRows(first), positions, video_probs, None, class_names,
+                   stochastic=stochastic)
+    counts = pd.Series(vids[index]).value_counts()
+    table["n_frames"] = [int(counts[order[p]]) for p in positions]
     return table
 
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
 
-from fakescope.data.dataset import ManifestDataset, collate_skip
+from fakescope.data.dataset import load_tensor
 from fakescope.data.manifest import select_split, subset
 from fakescope.errors import DataError
 from fakescope.models.predict import predict_samples
+from fakescope.uncertainty.clips import unit_features
 
 
 def subsample(df: pd.DataFrame, per_class: int | None, seed: int) -> pd.DataFrame:
@@ -88,30 +88,16 @@ class Images:
         return unit_features(model, self.x, batch_size)
 
 
-def unit_features(model, x: torch.Tensor, batch_size: int = 128) -> np.ndarray:
-    """``model.features`` of the inputs ``x (N, 3, H, W)`` in batches, eval mode, -> ``(N, D)``."""
-    dev = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return torch.cat([model.features(x[i:i + batch_size].to(dev)).float().cpu()
-                              for i in range(0, len(x), batch_size)]).numpy()
-    finally:
-        model.train(was)
-
-
 def load_images(df: pd.DataFrame, split: str, size: int) -> Images:
     """The images of ``split`` resized to ``size``; unreadable ones are skipped and listed."""
-    ds = ManifestDataset(select_split(df, split), image_size=size, on_error="skip")
-    batches = [b for b in DataLoader(ds, batch_size=64, collate_fn=collate_skip)
-               if b is not None]
-    if not batches:
+    part = select_split(df, split)
+    if part.empty:
         raise DataError(f"no readable image in the {split!r} split", path=df.attrs.get("origin"))
-    index = torch.cat([b["index"] for b in batches]).numpy()
-    return Images(torch.cat([b["image"] for b in batches]),
-                  ds.df.iloc[index].reset_index(drop=True),
-                  {str(ds.path(i)): e for i, e in ds.bad_items.items()})
+    try:
+        return Images(*load_tensor(part, size))
+    except DataError as exc:
+        raise DataError(f"no readable image in the {split!r} split",
+                        path=df.attrs.get("origin")) from exc
 
 
 def cluster_ids(rows: pd.DataFrame) -> np.ndarray:

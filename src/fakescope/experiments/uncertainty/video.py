@@ -27,14 +27,14 @@ import pandas as pd
 from fakescope.data.images import VIDEO_SUFFIXES
 from fakescope.experiments.uncertainty.clips import Clips, frame_clips, map_clips
 from fakescope.experiments.uncertainty.config import MapCaches, UncertaintyStudyConfig, train_config
+from fakescope.experiments.video.detectors import VIDEO_DETECTORS
 from fakescope.experiments.video.frames import frame_manifest
 from fakescope.train.signal_data import is_map_detector
 
+__all__ = ["IMAGE_ONLY", "VIDEO_DETECTORS", "DetectorInputs", "VideoInputs", "is_video_manifest"]
+
 #: Experiments that perturb or explain pixels of one image; not run on clips.
 IMAGE_ONLY = ("robustness", "maps")
-#: The six detectors of a video study: four blind, two biological.
-VIDEO_DETECTORS = ("resnet18", "xception", "efficientnet_b0", "mobilenetv3", "ppg_map",
-                   "motion_map")
 
 
 def is_video_manifest(df: pd.DataFrame) -> bool:

@@ -17,15 +17,15 @@ reused as it is) for ``ppg_map`` and ``OUT/video_signals_flow`` (Farneback flow)
 
 **Blind detectors** (any image detector name: ``resnet18``, ``xception``, ``efficientnet_b0``,
 ``mobilenetv3``, ``tiny``) train from scratch on ``frames_per_clip`` evenly spaced face crops
-per clip (:mod:`.frames`) at ``image_size`` px and score each frame; a clip's ``p_fake`` is the
-**mean over its frames** of the frames' P(fake) and each ``unc_*`` column is the **mean over its
-frames** of the frames' uncertainty (so a clip's epistemic part is the average disagreement of
-the passes about single frames, not the disagreement about the clip mean as for the maps).
+per clip (:mod:`.frames`) at ``image_size`` px and score each frame; per pass a clip's
+probabilities are the mean of its frames' (``score(per_video=True)``), so ``p_fake`` is the
+mean over frames of P(fake) and the ``unc_*`` columns are the passes' disagreement about the
+clip, as for the maps.
 
 Scoring is ``method`` (default MC dropout, ``samples`` passes). Run folders
 ``OUT/video_models/<detector>/fold<k>`` are reused on a rerun when settings and rows match
 (:func:`fakescope.train.run.fit_or_reuse`); their out-of-fold scores are cached in
-``fold<k>/scores/oof.csv``. Output per detector: ``OUT/tables/video_scores_<detector>.csv``,
+``fold<k>/scores/oof.csv`` (``oof_clips.csv`` for a blind detector). Output per detector: ``OUT/tables/video_scores_<detector>.csv``,
 one row per scored clip: ``sample_id, label, source, identity, domain, temporal_mode,
 pulse_source, fold, p_fake, unc_total, unc_aleatoric, unc_epistemic, unc_variance`` (and
 ``n_frames``, the frames averaged, for a blind detector).
@@ -49,6 +49,9 @@ from fakescope.signals.pipeline import extract_signals, merge_signals
 from fakescope.train.run import fit_or_reuse, score
 from fakescope.train.signal_data import MAP_DETECTORS, is_map_detector
 
+#: The research's six detectors: two biological (signal maps), four blind (face frames).
+VIDEO_DETECTORS = ("ppg_map", "motion_map", "resnet18", "xception", "efficientnet_b0",
+                   "mobilenetv3")
 #: Clip columns every scores table carries.
 CLIP_COLUMNS = ("sample_id", "label", "source", "identity", "domain", "temporal_mode",
                 "pulse_source")
@@ -66,7 +69,7 @@ def family(detector: str) -> str:
 class DetectorOptions:
     """Options of :func:`run_detectors` (defaults: the documented CPU size)."""
 
-    detectors: tuple[str, ...] = ("ppg_map", "motion_map", "resnet18")
+    detectors: tuple[str, ...] = VIDEO_DETECTORS
     folds: int = 3
     val_fraction: float = 0.2
     map_epochs: int = 8
@@ -172,17 +175,11 @@ def train_config(opts: DetectorOptions, detector: str, out: Path, run_dir: Path,
         "train.eval_batch_size": max(opts.batch_size, 64)})
 
 
-def clip_table(scores: pd.DataFrame, clips: pd.DataFrame, fold: int, *,
-               frames: bool) -> pd.DataFrame:
-    """One row per clip: with ``frames`` a frame scores table whose ``video_id`` is the clip's
-    sample id, ``p_fake`` and each ``unc_*`` averaged over the clip's frames and ``n_frames``
-    counted; else a clip scores table as it is. Merged with the clips' :data:`CLIP_COLUMNS`."""
-    key = "video_id" if frames else "sample_id"
-    cols = ["p_fake", *[c for c in UNC_COLUMNS if c in scores]]
-    groups = scores.groupby(scores[key].astype(str))
-    agg = groups[cols].mean()
-    if frames:
-        agg["n_frames"] = groups.size()
+def clip_table(scores: pd.DataFrame, clips: pd.DataFrame, fold: int) -> pd.DataFrame:
+    """One row per scored clip (a clip scores table: ``sample_id`` the clip's), merged with the
+    clips' :data:`CLIP_COLUMNS` and the ``fold``."""
+    cols = ["p_fake", *[c for c in (*UNC_COLUMNS, "n_frames") if c in scores]]
+    agg = scores.assign(sample_id=scores["sample_id"].astype(str)).set_index("sample_id")[cols]
     base = clips[[c for c in CLIP_COLUMNS if c in clips]].copy()
     base["sample_id"] = base["sample_id"].astype(str)
     out = base.merge(agg, left_on="sample_id", right_index=True, how="inner")
@@ -217,10 +214,11 @@ def run_detector(detector: str, clips: pd.DataFrame, frames: pd.DataFrame | None
         run = fit_or_reuse(cfg, fold_rows, run_dir, log=say)
         test = like(fold_rows[fold_rows["split"] == "test"].reset_index(drop=True), rows)
         table = score(run, test, method=opts.method, samples=opts.samples, seed=opts.seed,
-                      cache=run_dir / "scores" / "oof.csv", log=say)
+                      cache=run_dir / "scores" / ("oof.csv" if bio else "oof_clips.csv"),
+                      per_video=not bio, log=say)
         for pos, err in (table.attrs.get("skipped") or {}).items():
             skipped[str(test["sample_id"].iloc[int(pos)])] = str(err)
-        tables.append(clip_table(table, clips, k, frames=not bio))
+        tables.append(clip_table(table, clips, k))
         if say:
             say(f"      {detector} fold {k}: {'reused' if run.reused else 'trained'} "
                 f"(best validation AUC {run.best_metric:.3f}), {len(tables[-1])} clips scored")

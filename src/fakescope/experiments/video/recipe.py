@@ -22,7 +22,11 @@ from fakescope.data.synthfaces.video_build import build_video_benchmark
 from fakescope.data.tables import read_table
 from fakescope.errors import ConfigError, DataError
 from fakescope.experiments.video.controls import control_aucs, control_features, write_controls
-from fakescope.experiments.video.detectors import DetectorOptions, run_detectors
+from fakescope.experiments.video.detectors import (
+    VIDEO_DETECTORS,
+    DetectorOptions,
+    run_detectors,
+)
 from fakescope.experiments.video.detectors_report import detector_sections
 from fakescope.experiments.video.report import video_sections
 from fakescope.report import Report
@@ -43,7 +47,7 @@ class VideoStudyConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     #: detectors scored out of fold (map detectors = biological, any other = blind on frames);
     #: empty = skip the step. Fewer than 2 x detector_folds identities also skip it (logged).
-    detectors: tuple[str, ...] = ("ppg_map", "motion_map", "resnet18")
+    detectors: tuple[str, ...] = VIDEO_DETECTORS
     detector_folds: int = 3
     map_epochs: int = 8
     blind_epochs: int = 4
