@@ -24,8 +24,9 @@ def serve(
                                     "dropout), mc_head or none."),
     samples: int = typer.Option(16, help="Stochastic passes for the uncertainty."),
     device: str = typer.Option("auto", help="cpu, cuda, cuda:N or auto."),
-    video_faces: str = typer.Option("hog", help="Face detector for video frames: hog, cnn or "
-                                    "none (score whole frames)."),
+    video_faces: str = typer.Option("auto", help="Video frames: auto (as each checkpoint was "
+                                    "trained: aligned faces, or whole frames for whole-image "
+                                    "detectors), hog or cnn (faces), none (whole frames)."),
     retention_hours: float = typer.Option(24.0, help="Hours a finished job's result is kept."),
     api_key: str | None = typer.Option(None, "--api-key", help="Require this key (X-API-Key or "
                                        "Bearer); or set FAKESCOPE_API_KEY."),

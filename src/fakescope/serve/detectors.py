@@ -30,7 +30,7 @@ from fakescope.models.device import resolve_device
 from fakescope.train.signal_data import is_map_detector
 
 
-@dataclass
+@dataclass(eq=False)
 class LoadedDetector:
     """One checkpoint in memory: ``key`` names it in every response."""
 
@@ -108,19 +108,38 @@ def to_input(image: np.ndarray, det: LoadedDetector) -> torch.Tensor:
 
 def score_inputs(det: LoadedDetector, x: torch.Tensor, *, seed: int = 0) -> tuple[list[dict],
                                                                                    np.ndarray]:
-    """Score a batch ``x: (N, 3, S, S)`` in [0, 1].
+    """Score a batch ``x: (N, 3, S, S)`` in [0, 1], each image independently of the others.
 
     Returns per image ``{"p_fake", "uncertainty": {"total", "aleatoric", "epistemic",
-    "variance"}}`` (as :func:`fakescope.detect.detect_with_uncertainty` computes them: one
-    :func:`~fakescope.models.predict.predict` call, then
-    :func:`~fakescope.uncertainty.decompose.decompose`) and the per-pass P(fake) ``(T, N)``,
-    whose spread the timeline and the band read. ``T = 1`` for ``method="none"``.
+    "variance"}}`` (:func:`~fakescope.uncertainty.decompose.decompose` of its passes, as
+    :func:`fakescope.detect.detect_with_uncertainty` computes it) and the per-pass P(fake)
+    ``(T, N)``, whose spread the timeline and the band read (``T = 1`` for ``"none"``).
+
+    ``mc_head``: one backbone pass for the whole batch, then each image's ``T`` head passes
+    under its own RNG seeded with ``seed``. So an image gets the same answer whatever else
+    shares its micro-batch — the answer of ``predict(model, image[None], method="mc_head",
+    seed=seed)``, i.e. of ``fakescope detect --uncertainty mc_head`` on that file alone.
+    (Sampling the whole batch's masks from one stream, as ``predict`` does for a batch, would
+    make a user's answer depend on other users' uploads.)
     """
-    from fakescope.models.predict import predict
+    from fakescope.models.predict import mc_mode, predict
     from fakescope.uncertainty.decompose import COMPONENTS, decompose
 
-    probs = predict(det.model, x, method=det.method, samples=det.samples, seed=seed,
-                    batch_size=max(len(x), 1)).probs  # (T, N, C)
+    model = det.model
+    if det.method == "none":
+        probs = predict(model, x, method="none", batch_size=max(len(x), 1)).probs
+    else:
+        dev = next(model.parameters()).device
+        out = []
+        with torch.no_grad(), mc_mode(model, [model.head_dropout]):
+            feats = model.features(x.to(dev))
+            for i in range(len(x)):
+                with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+                    torch.manual_seed(seed)
+                    logits = model.forward_heads(feats[i:i + 1].repeat(det.samples, 1))
+                logits = logits["detect"] if isinstance(logits, dict) else logits
+                out.append(logits.float().softmax(-1).cpu())  # (T, C)
+        probs = torch.stack(out, dim=1)  # (T, N, C)
     d = decompose(probs)
     found = [{"p_fake": float(d["p_fake"][i]),
               "uncertainty": {k: float(d[k][i]) for k in COMPONENTS}}

@@ -24,6 +24,7 @@ time limit              504        ``/detect`` over ``request_seconds``; a job o
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -134,8 +135,10 @@ def decode_image(data: bytes, limits: Limits, name: str) -> np.ndarray:
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError,
             ValueError) as exc:
         if isinstance(exc, Image.DecompressionBombError):  # PIL's own cap, 2 x 89.5 MP
-            raise IntakeError(422, f"{name}: image dimensions are over the "
-                              f"{limits.max_megapixels:g}-megapixel limit",
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too large"
+            raise IntakeError(422, f"{name}: image is {size}; the limit is "
+                              f"{limits.max_megapixels:g} megapixels",
                               limit="max_megapixels") from exc
         raise IntakeError(422, f"{name}: unreadable image header ({exc})") from exc
     mp = w * h / 1e6

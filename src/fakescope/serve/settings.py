@@ -30,7 +30,7 @@ class ServeSettings:
     threshold: float = 0.5
     max_batch_size: int = 16
     batch_timeout_ms: float = 10.0
-    video_faces: str = "hog"
+    video_faces: str = "auto"
     retention_hours: float = 24.0
     api_key: str | None = None
     cors_origins: list[str] = field(default_factory=list)
@@ -46,10 +46,13 @@ class ServeSettings:
             raise ConfigError("--max-batch-size must be at least 1")
         if self.batch_timeout_ms < 0:
             raise ConfigError("--batch-timeout-ms must be 0 or more")
+        if self.limits.queued_images < 1 or self.limits.queued_jobs < 1:
+            raise ConfigError("--queued-images and --queued-jobs must be at least 1")
         if self.samples < 1:
             raise ConfigError("--samples must be at least 1")
-        if self.video_faces not in ("hog", "cnn", "none"):
-            raise ConfigError(f"--video-faces {self.video_faces!r}", hint="use hog, cnn or none")
+        if self.video_faces not in ("auto", "hog", "cnn", "none"):
+            raise ConfigError(f"--video-faces {self.video_faces!r}",
+                              hint="use auto, hog, cnn or none")
         if self.retention_hours <= 0:
             raise ConfigError("--retention-hours must be positive")
         if not 0 < self.bands.low < self.bands.high < 1:

@@ -26,6 +26,8 @@ BANDS = ("little", "uncertain", "substantial")
 WORDS = {"little": "little evidence of manipulation",
          "uncertain": "uncertain",
          "substantial": "substantial evidence of manipulation"}
+SAYS = {"little": "finds little evidence", "uncertain": "cannot tell",
+        "substantial": "finds substantial evidence"}
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,7 @@ def overall(per_detector: dict[str, dict[str, Any]]) -> dict[str, Any]:
     elif abstained:
         out.update(band="uncertain", summary=f"Uncertain: {', '.join(abstained)} abstained.")
     elif len(kinds) > 1:
-        said = "; ".join(f"{k} says {WORDS[b]} (P(fake) {scored[k]:.2f})"
-                         for k, b in bands.items())
+        said = "; ".join(f"{k} {SAYS[b]} (P(fake) {scored[k]:.2f})" for k, b in bands.items())
         out.update(band="uncertain", summary=f"Uncertain: the detectors disagree — {said}.")
     else:
         (b,) = kinds
