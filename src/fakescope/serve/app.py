@@ -99,13 +99,24 @@ def create_app(settings: ServeSettings, *, background_load: bool = True) -> Fast
 
     @app.exception_handler(IntakeError)
     async def _intake(request: Request, exc: IntakeError):
-        if 400 <= exc.status < 500 and exc.status not in (401, 404):
+        if exc.status not in (401, 404):
             service.metrics.rejected.inc(status=str(exc.status))
         resp = _error(exc.status, exc.message, limit=exc.limit, retry_after=exc.retry_after,
                       request_id=getattr(request.state, "request_id", None))
         if exc.status == 401:
             resp.headers["WWW-Authenticate"] = "Bearer"
         return resp
+
+    def caps(path: str) -> int | None:
+        if path == "/detect":
+            return lim.detect_body_bytes()
+        if path == "/jobs":
+            return lim.jobs_body_bytes()
+        return 64 * 1024
+
+    # inside _observe (added before it): its 413 is raised straight into the route's body
+    # parsing, which re-raises HTTP errors, rather than through a middleware's task group
+    app.add_middleware(BodyLimit, caps=caps)
 
     @app.middleware("http")
     async def _observe(request: Request, call_next):
@@ -269,14 +280,6 @@ def create_app(settings: ServeSettings, *, background_load: bool = True) -> Fast
             raise IntakeError(404, "no such job")
         return Response(status_code=204)
 
-    def caps(path: str) -> int | None:
-        if path == "/detect":
-            return lim.detect_body_bytes()
-        if path == "/jobs":
-            return lim.jobs_body_bytes()
-        return 64 * 1024
-
-    app.add_middleware(BodyLimit, caps=caps)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

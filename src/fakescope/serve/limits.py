@@ -161,7 +161,7 @@ def decode_image(data: bytes, limits: Limits, name: str) -> np.ndarray:
             rgba = img.convert("RGBA")
             base = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
             img = Image.alpha_composite(base, rgba)
-        rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+        rgb = np.array(img.convert("RGB"), dtype=np.uint8)  # a writable copy
     except (OSError, SyntaxError, ValueError) as exc:
         raise IntakeError(422, f"{name}: the image data is corrupt or truncated ({exc})") from exc
     return np.ascontiguousarray(rgb)
