@@ -35,7 +35,7 @@ def make_settings(models, data_dir, **kw):
 
     limits = kw.pop("limits", None) or Limits(video_frames=6)
     return ServeSettings(models=[str(m) for m in models], data_dir=data_dir, samples=4,
-                         video_faces=kw.pop("video_faces", "none"), limits=limits, **kw)
+                         faces=kw.pop("faces", "none"), limits=limits, **kw)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,8 @@ def test_health_models_limits_metrics(client):
     assert [c["key"] for c in cards] == ["tiny", "tiny-2"]
     c = cards[0]
     assert c["architecture"]["image_size"] == 32 and len(c["version"]["weights_sha256"]) == 12
-    assert c["training_data"]["images"] > 0 and "square" in c["training_data"]["sources_seen"]
+    assert c["training_data"]["recorded_in"] == "checkpoint"
+    assert "square" in c["training_data"]["sources_seen"]
     assert c["known_blind_spots"] and c["uncertainty"]["method"] == "mc_head"
     assert client.get("/limits").json()["image_bytes"] == Limits().image_bytes
     assert client.get("/docs").status_code == 200
@@ -62,31 +63,40 @@ def test_detect_answers_like_detect_json_for_every_detector(client, toy_best, tm
     assert first["name"] == "photo one.png" and (first["width"], first["height"]) == (40, 36)
     (tmp_path / "photo.png").write_bytes(data)
     cli = detect_images([tmp_path / "photo.png"], toy_best, uncertainty="mc_head", samples=4,
-                        batch_size=1)[0]
+                        faces="none")[0]
     for key in ("tiny", "tiny-2"):
         e = first["detectors"][key]
-        assert set(cli) - {"path"} <= set(e)
-        assert e["p_fake"] == pytest.approx(cli["p_fake"], abs=1e-5)
-        assert e["uncertainty"]["epistemic"] == pytest.approx(cli["uncertainty"]["epistemic"],
-                                                              abs=1e-5)
-        assert e["verdict"] == cli["verdict"] and e["path"] == "photo one.png"
+        assert set(cli) <= set(e) and e["faces"][0]["box"] == cli["faces"][0]["box"]
+        # MC head masks are drawn for the whole batch: within the passes' spread, not equal
+        assert abs(e["p_fake"] - cli["p_fake"]) <= 3 * cli["uncertainty"]["variance"] ** 0.5
+        assert set(e["uncertainty"]) == set(cli["uncertainty"])
+        assert e["path"] == "photo one.png" and e["input"] == cli["input"]
         assert e["band"] in ("little", "uncertain", "substantial") and e["explanation"]
         assert e["version"] and e["p_fake_range"][0] <= e["p_fake"] <= e["p_fake_range"][1]
     v = first["verdict"]
     assert v["band"] in ("little", "uncertain", "substantial") and v["summary"]
-    assert set(v["bands"]) == {"tiny", "tiny-2"} and v["disagreement"] == pytest.approx(0, abs=1e-6)
+    assert set(v["bands"]) == {"tiny", "tiny-2"} and v["disagreement"] < 0.2
 
 
-def test_maps_and_small_images_are_flagged(make_client):
-    client = make_client(limits=Limits(min_side=8))
-    r = post_images(client, ("small.png", png_bytes((7, 9))), maps=True)
-    assert r.status_code == 422  # under min_side
-    r = post_images(client, ("small.png", png_bytes((20, 12))), maps=True)
+def test_maps_are_data_urls_and_corrupt_images_are_422(client):
+    r = post_images(client, ("a.png", png_bytes((40, 40))), maps=True)
     e = r.json()["files"][0]["detectors"]["tiny"]
-    assert e["in_distribution"] is False and "too small" in e["ood_reason"]
-    assert e["band"] == "uncertain" and "not seen data like this" in e["explanation"]
     assert e["maps"]["saliency"].startswith("data:image/png;base64,")
     assert e["maps"]["uncertainty"].startswith("data:image/png;base64,")
+    data = png_bytes((64, 64), seed=2)
+    r = post_images(client, ("half.png", data[: len(data) // 2]))
+    assert r.status_code == 422 and "half.png" in r.json()["detail"]["message"]
+
+
+def test_no_face_is_an_abstention_and_the_verdict_uncertain(make_client):
+    c = make_client(faces="hog")
+    r = post_images(c, ("noise.png", png_bytes((64, 64))))
+    assert r.status_code == 200
+    f = r.json()["files"][0]
+    e = f["detectors"]["tiny"]
+    assert e["reason"] == "no_face" and e["band"] == "uncertain" and "abstained" in \
+        e["explanation"]
+    assert f["verdict"]["band"] == "uncertain" and "abstained" in f["verdict"]["summary"]
 
 
 @pytest.mark.parametrize("name,data,status,limit", [
@@ -167,7 +177,7 @@ def test_queue_full_is_503_with_retry_after_and_slow_scoring_is_504(make_client)
         # fill the one queue slot (the worker may hold one more)
         for _ in range(3):
             try:
-                svc.batcher.submit(Item(image=None, inputs={}))
+                svc.batcher.submit(Item(data=b""))
             except Exception:
                 break
         r = post_images(c, ("b.png", png_bytes()))

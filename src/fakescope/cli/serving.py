@@ -24,9 +24,9 @@ def serve(
                                     "dropout), mc_head or none."),
     samples: int = typer.Option(16, help="Stochastic passes for the uncertainty."),
     device: str = typer.Option("auto", help="cpu, cuda, cuda:N or auto."),
-    video_faces: str = typer.Option("auto", help="Video frames: auto (as each checkpoint was "
-                                    "trained: aligned faces, or whole frames for whole-image "
-                                    "detectors), hog or cnn (faces), none (whole frames)."),
+    faces: str = typer.Option("auto", help="auto: find and align every face as each "
+                              "checkpoint's training data was; hog or cnn: that dlib detector; "
+                              "none: score images and frames whole."),
     retention_hours: float = typer.Option(24.0, help="Hours a finished job's result is kept."),
     api_key: str | None = typer.Option(None, "--api-key", help="Require this key (X-API-Key or "
                                        "Bearer); or set FAKESCOPE_API_KEY."),
@@ -76,7 +76,7 @@ def serve(
                              data_dir=data_dir or default_data_dir(), device=device,
                              uncertainty=uncertainty, samples=samples,
                              max_batch_size=max_batch_size, batch_timeout_ms=batch_timeout_ms,
-                             video_faces=video_faces, retention_hours=retention_hours,
+                             faces=faces, retention_hours=retention_hours,
                              api_key=api_key, cors_origins=list(cors_origin),
                              webhook_secret=webhook_secret, limits=limits)
     app = create_app(settings)

@@ -218,8 +218,14 @@ def create_app(settings: ServeSettings, *, background_load: bool = True) -> Fast
                 fut.cancel()
             raise IntakeError(504, f"scoring took longer than {lim.request_seconds:g} s",
                               limit="request_seconds") from None
-        answers = [service.image_answer(name, item, r, data)
-                   for (name, data, item), r in zip(uploads, found, strict=True)]
+        answers, problems = [], []
+        for (name, data, _), r in zip(uploads, found, strict=True):
+            try:
+                answers.append(service.image_answer(name, r, data))
+            except IntakeError as exc:
+                problems.append(exc)
+        if problems:
+            raise IntakeError(422, "; ".join(p.message for p in problems))
         return {"request_id": request.state.request_id,
                 "models": [{"key": d.key, "name": d.name, "version": d.version}
                            for d in service.detectors],

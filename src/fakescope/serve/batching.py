@@ -1,8 +1,9 @@
 """Micro-batching: images sent one by one by many clients are scored in shared batches.
 
 One worker thread takes the first waiting image, then keeps taking until ``max_batch_size``
-images are gathered or ``batch_timeout_ms`` has passed since the first, and runs every detector
-once on the stacked batch. Callers get a :class:`concurrent.futures.Future` per image; the
+images are gathered or ``batch_timeout_ms`` has passed since the first, and gives the batch to
+every detector's :class:`~fakescope.detect.DetectSession` in one ``iter_detect`` call (decode,
+faces, one forward pass per detector for all the batch's faces). Callers get a :class:`concurrent.futures.Future` per image; the
 queue is bounded (``queued_images``), so a full queue is refused at once (503) instead of
 growing latency without limit. A cancelled future (its request timed out) is skipped.
 
@@ -16,30 +17,25 @@ import math
 import queue
 import threading
 import time
+import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import torch
-
-from fakescope.serve.detectors import LoadedDetector, overlay_maps, score_inputs
+from fakescope.detect import MediaInput
+from fakescope.serve.detectors import LoadedDetector
 from fakescope.serve.limits import IntakeError
 from fakescope.serve.metrics import ServiceMetrics
-from fakescope.serve.verdict import spread
 
 
 @dataclass
 class Item:
-    """One image to score: its RGB pixels, each detector's input ``(3, S, S)``, and whether to
-    draw overlay maps (``box`` / ``matrix``: where on the image the input came from, as
-    :func:`~fakescope.serve.detectors.overlay_maps` takes them; None = the whole image)."""
+    """One uploaded image to score: its bytes, whether to draw overlay maps, and ``uid``, the
+    name the detect session (and any map file) knows it by (never the uploaded name)."""
 
-    image: np.ndarray
-    inputs: dict[str, torch.Tensor]
+    data: bytes
     maps: bool = False
-    box: tuple[float, float, float, float] | None = None
-    matrix: np.ndarray | None = None
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     future: Future = field(default_factory=Future)
 
 
@@ -121,24 +117,24 @@ class MicroBatcher:
                 return
 
     def score(self, batch: list[Item]) -> list[dict[str, dict[str, Any]]]:
-        """Every detector on the stacked batch -> per item ``{detector key: {"p_fake",
-        "uncertainty", "p_fake_range"[, "maps"]}}``."""
+        """Every detector's session on the batch -> per item ``{detector key: result}``
+        (items that want maps go in a second call, with a map folder)."""
         t0 = time.perf_counter()
         out: list[dict[str, dict[str, Any]]] = [{} for _ in batch]
         self.metrics.batch_size.observe(len(batch))
+        groups = [[i for i, it in enumerate(batch) if it.maps == m] for m in (False, True)]
         with self.compute_lock:
             for det in self.detectors:
                 t = time.perf_counter()
-                x = torch.stack([it.inputs[det.key] for it in batch])
-                found, passes = score_inputs(det, x)
+                for maps, idx in zip((False, True), groups, strict=True):
+                    if not idx:
+                        continue
+                    inputs = [MediaInput(name=batch[i].uid, data=batch[i].data, kind="image")
+                              for i in idx]
+                    for i, r in zip(idx, det.score(inputs, maps=maps), strict=True):
+                        out[i][det.key] = r
                 self.metrics.detector_seconds.observe(time.perf_counter() - t,
                                                       detector=det.key)
-                for i, it in enumerate(batch):
-                    r = {**found[i], "p_fake_range": spread(passes[:, i])}
-                    if it.maps:
-                        r["maps"] = overlay_maps(det, it.image, it.inputs[det.key], box=it.box,
-                                                 matrix=it.matrix)
-                    out[i][det.key] = r
         per = (time.perf_counter() - t0) / len(batch)
         self._seconds_per_image = 0.8 * self._seconds_per_image + 0.2 * per
         return out

@@ -20,7 +20,11 @@ def _training_data(meta: dict[str, Any]) -> dict[str, Any]:
     has one, else read from the training manifest when it is on this machine."""
     recorded = meta.get("data_summary") or meta.get("training_data")
     if isinstance(recorded, dict):
-        return {"recorded_in": "checkpoint", **recorded}
+        out = {"recorded_in": "checkpoint", **recorded}
+        for key, name in (("sources", "sources_seen"), ("domains", "domains_seen")):
+            if isinstance(recorded.get(key), dict):
+                out[name] = recorded[key]
+        return out
     data = (meta.get("training") or {}).get("data") or {}
     manifest = data.get("manifest")
     out: dict[str, Any] = {"manifest": manifest, "train_split": data.get("train_split", "train")}

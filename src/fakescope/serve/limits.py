@@ -28,7 +28,6 @@ import re
 import warnings
 from dataclasses import asdict, dataclass
 
-import numpy as np
 
 MB = 1 << 20
 
@@ -113,25 +112,24 @@ def check_size(kind: str, n_bytes: int, limits: Limits, name: str) -> None:
         raise IntakeError(415, f"{name}: empty file (0 bytes)")
 
 
-def decode_image(data: bytes, limits: Limits, name: str) -> np.ndarray:
-    """Bytes of an image -> RGB ``uint8 (H, W, 3)`` upright (EXIF orientation applied).
+def check_image_header(data: bytes, limits: Limits, name: str) -> tuple[int, int]:
+    """``(width, height)`` of an uploaded image from its header alone; nothing is decoded.
 
-    The dimensions are read from the header before any pixel is decoded, so a decompression
-    bomb costs nothing: over ``max_megapixels``, under ``min_side`` or over ``max_side`` is a
-    422 naming the limit. Grayscale, alpha, palette, 16-bit and CMYK become RGB (alpha is
-    composited on black, as OpenCV's reader does). A truncated or undecodable file is a 422.
+    Not an image by its bytes -> 415; over ``max_megapixels``, a side under ``min_side`` or over
+    ``max_side`` -> 422 naming the limit, so a decompression bomb costs nothing. Decoding
+    (EXIF orientation, 16-bit, CMYK, alpha; truncated data) is the detect session's intake.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
-    head = data[:32]
-    if sniff(head) is None or sniff(head)[0] != "image":
+    kind = sniff(data[:32])
+    if kind is None or kind[0] != "image":
         raise IntakeError(415, f"{name}: not an image by its content "
                           "(accepted: JPEG, PNG, BMP, TIFF, WebP, PPM/PGM)")
     try:
         with warnings.catch_warnings():  # our own pixel limit below decides
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            w, h = img.size
+            with Image.open(io.BytesIO(data)) as img:
+                w, h = img.size
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError,
             ValueError) as exc:
         if isinstance(exc, Image.DecompressionBombError):  # PIL's own cap, 2 x 89.5 MP
@@ -151,17 +149,4 @@ def decode_image(data: bytes, limits: Limits, name: str) -> np.ndarray:
     if max(w, h) > limits.max_side:
         raise IntakeError(422, f"{name}: image is {w} x {h} px; the largest side accepted is "
                           f"{limits.max_side} px", limit="max_side")
-    try:
-        img = ImageOps.exif_transpose(img)
-        if img.mode == "I;16" or img.mode.startswith("I;16") or img.mode in ("I", "F"):
-            a = np.asarray(img, dtype=np.float64)
-            peak = 65535.0 if a.max() > 255 else 255.0
-            img = Image.fromarray((a / peak * 255).clip(0, 255).astype(np.uint8))
-        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-            rgba = img.convert("RGBA")
-            base = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-            img = Image.alpha_composite(base, rgba)
-        rgb = np.array(img.convert("RGB"), dtype=np.uint8)  # a writable copy
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise IntakeError(422, f"{name}: the image data is corrupt or truncated ({exc})") from exc
-    return np.ascontiguousarray(rgb)
+    return w, h

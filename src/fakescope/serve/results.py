@@ -1,72 +1,76 @@
 """Per-file answers: every detector's result side by side, each with its band, and the verdict.
 
-A detector's entry is the object ``fakescope detect --json`` prints for the file (``path`` is
-the uploaded name, a display string only; ``kind``, ``p_fake``, ``verdict`` at ``threshold``,
-``uncertainty``), plus the service's fields: ``detector``, ``version``, ``p_fake_range`` (10th
-and 90th percentile of P(fake) over the stochastic passes), ``in_distribution`` and
-``ood_reason``, ``band`` and ``explanation`` (:mod:`fakescope.serve.verdict`), and ``maps``
-(overlay PNG data URLs) when asked for.
-
-``in_distribution`` here: false with reason ``too small`` when the image's shorter side is under
-half the detector's input size (it would be upscaled more than 2x); otherwise the checkpoint's
-own OOD flag when the detect layer reports one, else null (unknown).
+A detector's entry is the object ``fakescope detect --json`` prints for the file (the
+:class:`~fakescope.detect.DetectSession` result: ``path`` is the uploaded name, a display string
+only; ``verdict``, ``p_fake``, ``uncertainty``, ``ood_score``, ``in_distribution``, per-face
+``faces`` with boxes, or ``error`` + ``reason`` when not scored) plus the service's fields:
+``detector``, ``version``, ``p_fake_range`` (P(fake) plus and minus one standard deviation over
+the stochastic passes, ``sqrt(uncertainty.variance)``, clipped to [0, 1]; per frame too for
+videos), ``ood_reason``, ``band`` and ``explanation`` (:mod:`fakescope.serve.verdict`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fakescope.serve.detectors import LoadedDetector
 from fakescope.serve.metrics import ServiceMetrics
 from fakescope.serve.verdict import BandRule, band, overall
 
-
-def size_check(det: LoadedDetector, height: int, width: int) -> tuple[bool | None, str | None]:
-    if min(height, width) * 2 < det.image_size:
-        return False, (f"too small: {width} x {height} px, under half of the detector's "
-                       f"{det.image_size} px input")
-    return None, None
+#: reasons of a file nobody could score because of the file itself (-> 422 for the request)
+INTAKE_REASONS = ("empty", "truncated", "unreadable", "too_large", "too_small", "unsupported",
+                  "wrong_input", "video_error", "not_found")
 
 
-def detector_entry(det: LoadedDetector, name: str, kind: str, found: dict[str, Any], *,
-                   threshold: float, rule: BandRule, in_distribution: bool | None = None,
-                   ood_reason: str | None = None) -> dict[str, Any]:
-    """One detector's result for one file (see the module doc)."""
-    r: dict[str, Any] = {"path": name, "kind": kind}
-    if "error" in found:
-        r["error"] = found["error"]
-    else:
-        r.update(p_fake=found["p_fake"],
-                 verdict="fake" if found["p_fake"] >= threshold else "real")
-        r.update({k: v for k, v in found.items() if k != "p_fake"})
-        if in_distribution is not None or "in_distribution" not in r:
-            r["in_distribution"] = in_distribution
-        if ood_reason is not None or "ood_reason" not in r:
-            r["ood_reason"] = ood_reason
-    r["detector"], r["version"] = det.key, det.version
+def p_range(r: dict[str, Any]) -> list[float] | None:
+    if r.get("p_fake") is None:
+        return None
+    sd = math.sqrt(max(float((r.get("uncertainty") or {}).get("variance", 0.0)), 0.0))
+    p = float(r["p_fake"])
+    return [round(max(p - sd, 0.0), 4), round(min(p + sd, 1.0), 4)]
+
+
+def detector_entry(det: LoadedDetector, name: str, result: dict[str, Any], *,
+                   rule: BandRule) -> dict[str, Any]:
+    """One detector's entry for one file (see the module doc)."""
+    r = {**result, "path": name, "detector": det.key, "version": det.version}
+    if "error" not in r:
+        r["p_fake_range"] = p_range(r)
+        if r.get("in_distribution") is False:
+            r["ood_reason"] = (f"outside its training data: OOD score {r['ood_score']:.2f}, "
+                               "above the 1.0 that 95 % of its validation images stay under")
+        for f in r.get("frames") or []:
+            f["p_fake_range"] = p_range(f)
     r["band"], r["explanation"] = band(r, rule)
     return r
 
 
 def file_answer(name: str, kind: str, entries: dict[str, dict[str, Any]],
                 metrics: ServiceMetrics | None = None, **extra: Any) -> dict[str, Any]:
-    """``{"name", "kind", ...extra, "detectors": {key: entry}, "verdict": overall}``; counts
-    bands, abstentions and OOD flags into ``metrics``."""
+    """``{"name", "kind", "width", "height", "faces", ...extra, "detectors": {key: entry},
+    "verdict": overall}``; ``faces`` are the boxes the first scoring detector found (every
+    detector's own faces are in its entry). Counts bands, abstentions and OOD flags into
+    ``metrics``."""
     if metrics is not None:
         for key, e in entries.items():
             metrics.results.inc(detector=key, band=e["band"])
             if "error" in e:
-                metrics.abstained.inc(detector=key, reason=_reason(e["error"]))
+                metrics.abstained.inc(detector=key, reason=str(e.get("reason", "error")))
             elif e.get("in_distribution") is False:
                 metrics.ood.inc(detector=key)
-    return {"name": name, "kind": kind, **extra, "detectors": entries,
-            "verdict": overall(entries)}
+    info = next((e["input"] for e in entries.values() if isinstance(e.get("input"), dict)), {})
+    faces = next((e["faces"] for e in entries.values() if e.get("faces")
+                  and e.get("faces_mode") != "none"), [])
+    return {"name": name, "kind": kind, "width": info.get("width"),
+            "height": info.get("height"), **extra,
+            "faces": [{"index": f["index"], "box": f["box"]} for f in faces],
+            "detectors": entries, "verdict": overall(entries)}
 
 
-def _reason(error: str) -> str:
-    e = error.lower()
-    if "no face" in e:
-        return "no_face"
-    if "too small" in e:
-        return "too_small"
-    return "error"
+def intake_failure(entries: dict[str, dict[str, Any]]) -> str | None:
+    """The message when every detector refused the file for the file's own sake (corrupt,
+    truncated, too small...): the request then fails with 422 instead of abstaining."""
+    if entries and all(e.get("reason") in INTAKE_REASONS for e in entries.values()):
+        return next(iter(entries.values()))["error"]
+    return None

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from fakescope.serve.batching import Item, MicroBatcher
-from fakescope.serve.detectors import LoadedDetector, load_detectors, to_input
+from fakescope.serve.detectors import LoadedDetector, load_detectors
 from fakescope.serve.jobs import JobStore
-from fakescope.serve.limits import IntakeError, decode_image
+from fakescope.serve.limits import IntakeError, check_image_header
 from fakescope.serve.metrics import ServiceMetrics
-from fakescope.serve.results import detector_entry, file_answer, size_check
+from fakescope.serve.results import detector_entry, file_answer, intake_failure
 from fakescope.serve.settings import ServeSettings
 
 SWEEP_EVERY_S = 60.0
@@ -32,7 +32,6 @@ class Service:
         self.rule = settings.bands
         self.threshold = settings.threshold
         self.max_batch_size = settings.max_batch_size
-        self.video_faces = settings.video_faces
         self.webhook_secret = settings.webhook_secret
         self.metrics = ServiceMetrics()
         self.compute_lock = threading.Lock()
@@ -76,7 +75,8 @@ class Service:
         s = self.settings
         try:
             self.detectors = load_detectors(s.models, device=s.device,
-                                            uncertainty=s.uncertainty, samples=s.samples)
+                                            uncertainty=s.uncertainty, samples=s.samples,
+                                            options=s.detect_options())
         except Exception as exc:
             self.load_error = str(exc)
             return
@@ -107,30 +107,26 @@ class Service:
     # ------------------------------------------------------------------ images
 
     def prepare_image(self, data: bytes, name: str, *, maps: bool) -> Item:
-        """Decode and check an uploaded image and make every detector's input (CPU work a
-        request thread does, so the batcher thread only runs forward passes)."""
-        image = decode_image(data, self.limits, name)
-        return Item(image=image, inputs={d.key: to_input(image, d) for d in self.detectors},
-                    maps=maps)
+        """Check an uploaded image's header (415/422 before it is queued; nothing decoded)."""
+        check_image_header(data, self.limits, name)
+        return Item(data=data, maps=maps)
 
-    def image_answer(self, name: str, item: Item, found: dict[str, dict], data: bytes
-                     ) -> dict[str, Any]:
-        h, w = item.image.shape[:2]
-        entries = {}
-        for det in self.detectors:
-            ind, why = size_check(det, h, w)
-            entries[det.key] = detector_entry(det, name, "image", found[det.key],
-                                              threshold=self.threshold, rule=self.rule,
-                                              in_distribution=ind, ood_reason=why)
-        return file_answer(name, "image", entries, self.metrics, width=w, height=h,
+    def image_answer(self, name: str, found: dict[str, dict], data: bytes) -> dict[str, Any]:
+        """The file's answer from every detector's session result; 422 when the file itself
+        could not be read by any of them (truncated, corrupt...)."""
+        entries = {d.key: detector_entry(d, name, found[d.key], rule=self.rule)
+                   for d in self.detectors}
+        problem = intake_failure(entries)
+        if problem:
+            raise IntakeError(422, f"{name}: {problem}")
+        return file_answer(name, "image", entries, self.metrics,
                            sha256=hashlib.sha256(data).hexdigest())
 
     def score_image_sync(self, data: bytes, name: str, *, maps: bool,
                          timeout: float | None = None) -> dict[str, Any]:
-        """Decode, queue, wait: one image's answer (jobs and tests; routes await instead)."""
+        """Check, queue, wait: one image's answer (jobs and tests; routes await instead)."""
         self.require_ready()
-        item = self.prepare_image(data, name, maps=maps)
-        fut = self.batcher.submit(item)
+        fut = self.batcher.submit(self.prepare_image(data, name, maps=maps))
         try:
             found = fut.result(timeout=timeout or self.limits.request_seconds)
         except FutureTimeout:
@@ -138,7 +134,7 @@ class Service:
             raise IntakeError(504, f"{name}: scoring took longer than "
                               f"{self.limits.request_seconds:g} s",
                               limit="request_seconds") from None
-        return self.image_answer(name, item, found, data)
+        return self.image_answer(name, found, data)
 
     # ------------------------------------------------------------------ jobs
 

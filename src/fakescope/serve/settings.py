@@ -30,13 +30,23 @@ class ServeSettings:
     threshold: float = 0.5
     max_batch_size: int = 16
     batch_timeout_ms: float = 10.0
-    video_faces: str = "auto"
+    faces: str = "auto"
     retention_hours: float = 24.0
     api_key: str | None = None
     cors_origins: list[str] = field(default_factory=list)
     webhook_secret: str | None = None
     limits: Limits = field(default_factory=Limits)
     bands: BandRule = field(default_factory=BandRule)
+
+    def detect_options(self):
+        """The detect sessions' options: faces, threshold, intake limits, frames, batch."""
+        from fakescope.detect import DetectOptions
+
+        lim = self.limits
+        return DetectOptions(faces=self.faces, threshold=self.threshold,
+                             max_megapixels=lim.max_megapixels, min_size=lim.min_side,
+                             frames=lim.video_frames, batch_size=self.max_batch_size,
+                             samples=self.samples)
 
     def __post_init__(self):
         self.data_dir = Path(self.data_dir)
@@ -50,8 +60,8 @@ class ServeSettings:
             raise ConfigError("--queued-images and --queued-jobs must be at least 1")
         if self.samples < 1:
             raise ConfigError("--samples must be at least 1")
-        if self.video_faces not in ("auto", "hog", "cnn", "none"):
-            raise ConfigError(f"--video-faces {self.video_faces!r}",
+        if self.faces not in ("auto", "hog", "cnn", "none"):
+            raise ConfigError(f"--faces {self.faces!r}",
                               hint="use auto, hog, cnn or none")
         if self.retention_hours <= 0:
             raise ConfigError("--retention-hours must be positive")
