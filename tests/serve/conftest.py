@@ -61,6 +61,11 @@ def make_client(toy_best, tmp_path):
         clients.append(c)
         return c
 
+    def close(c):
+        clients.remove(c)
+        c.__exit__(None, None, None)
+
+    make.close = close
     yield make
     for c in clients:
         c.__exit__(None, None, None)
