@@ -1,6 +1,7 @@
 import threading
 
 import pytest
+
 from fakescope.detect import DetectOptions, MediaInput
 from fakescope.serve.batching import Item, MicroBatcher
 from fakescope.serve.detectors import load_detectors

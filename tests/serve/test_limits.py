@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakescope.serve.limits import IntakeError, Limits, check_size, check_image_header, sniff
+from fakescope.serve.limits import IntakeError, Limits, check_image_header, check_size, sniff
 from tests.serve.conftest import png_bytes
 
 

@@ -28,7 +28,6 @@ import re
 import warnings
 from dataclasses import asdict, dataclass
 
-
 MB = 1 << 20
 
 
