@@ -66,6 +66,7 @@ def start_server(models: list[str], *, port: int, data_dir: str, extra: list[str
            "--data-dir", data_dir, *extra]
     for m in models:
         cmd += ["--model", m]
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
     log = Path(data_dir) / "server.log"  # a pipe nobody reads would block a chatty server
     with open(log, "wb") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
