@@ -41,8 +41,8 @@ from fakescope.train.run import fit_or_reuse
 def real_photos() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(photos with a face, photos without one) from installed packages (no download)."""
     import matplotlib.cbook as cbook
-    import sklearn.datasets as skd
     import skimage.data as sk
+    import sklearn.datasets as skd
 
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         grace = np.asarray(Image.open(f).convert("RGB"))
