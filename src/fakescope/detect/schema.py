@@ -90,7 +90,7 @@ def table_row(result: dict) -> dict:
     return {"path": result["path"], "kind": result.get("kind", ""),
             "verdict": result.get("verdict", "error"),
             "p_fake": result.get("p_fake", float("nan")),
-            "faces": result.get("n_faces", ""),
+            "faces": "" if result.get("n_faces") is None else result["n_faces"],
             "epistemic": unc.get("epistemic", float("nan")),
             "ood_score": float("nan") if result.get("ood_score") is None else result["ood_score"],
             "note": result.get("error", "")}

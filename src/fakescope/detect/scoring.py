@@ -13,7 +13,7 @@ import torch
 
 from fakescope.models.predict import load_members, predict
 from fakescope.uncertainty.decompose import COMPONENTS, decompose
-from fakescope.uncertainty.ood import OODStats, features
+from fakescope.uncertainty.ood import OODStats, layer_features
 
 
 def ood_scores(models: list, stats: list[OODStats | None], x: torch.Tensor, *,
@@ -22,7 +22,8 @@ def ood_scores(models: list, stats: list[OODStats | None], x: torch.Tensor, *,
     an ensemble's members; None when a model has no OOD statistics."""
     if not models or any(s is None for s in stats):
         return None
-    return np.mean([s.score(features(m, x, batch_size=batch_size))
+    return np.mean([s.score(layer_features(m, x, batch_size=batch_size,
+                                           stages=len(s.layers) > 1))
                     for m, s in zip(models, stats, strict=True)], axis=0)
 
 

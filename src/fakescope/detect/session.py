@@ -103,7 +103,7 @@ class DetectSession:
     """
 
     def __init__(self, loaded: list[tuple[Any, dict, Path | None]],
-                 options: DetectOptions | None = None, *, device=None):
+                 options: DetectOptions | None = None, *, device=None, face_detector=None):
         if not loaded:
             raise ConfigError("no checkpoint given")
         self.models = [m for m, _, _ in loaded]
@@ -126,13 +126,15 @@ class DetectSession:
         self.record = dict((self.metas[0].get("preprocessing") or {}).get("faces")
                            or default_record())
         self._detectors: dict[str, Any] = {}
+        self._face_detector = face_detector
         self._check_models(self.options)
 
     @classmethod
     def load(cls, checkpoints, options: DetectOptions | None = None, *, device: str = "auto",
-             **overrides) -> DetectSession:
+             face_detector=None, **overrides) -> DetectSession:
         """Load one checkpoint folder or several (``uncertainty="ensemble"``); ``overrides``
-        set :class:`DetectOptions` fields."""
+        set :class:`DetectOptions` fields; ``face_detector``: an object with
+        ``detect(rgb) -> list[Face]`` used instead of dlib (another backend, or a test's)."""
         dev = resolve_device(device)
         paths = list(checkpoints) if isinstance(checkpoints, (list, tuple)) else [checkpoints]
         opts = dataclasses.replace(options or DetectOptions(), **overrides)
@@ -141,7 +143,7 @@ class DetectSession:
             model, meta = load_detector(p, device=dev)
             folder = Path(p)
             loaded.append((model, meta, folder.parent if folder.is_file() else folder))
-        return cls(loaded, opts, device=dev)
+        return cls(loaded, opts, device=dev, face_detector=face_detector)
 
     # ------------------------------------------------------------------ public API
     def describe(self) -> dict:
@@ -219,7 +221,10 @@ class DetectSession:
         return ImageLimits(max_megapixels=opts.max_megapixels, min_side=opts.min_size)
 
     def face_detector(self, mode: str):
-        """The dlib detector of a face mode (``auto``: the recorded one), loaded once."""
+        """The dlib detector of a face mode (``auto``: the recorded one), loaded once; the
+        session's ``face_detector`` when one was given."""
+        if self._face_detector is not None:
+            return self._face_detector
         kind = self.record.get("detector", "hog") if mode == "auto" else mode
         if kind not in ("hog", "cnn"):
             kind = "hog"
