@@ -125,6 +125,7 @@ def test_keyboard_reaches_the_controls_and_bad_files_are_explained(site, browser
     url, tmp = site
     page = browser.new_page(viewport=PHONE)
     page.goto(url)
+    page.wait_for_load_state("networkidle")  # the script has run before the keys are pressed
     page.keyboard.press("Tab")  # skip link first
     assert page.evaluate("document.activeElement.className") == "skip"
     page.keyboard.press("Tab")

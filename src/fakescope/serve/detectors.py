@@ -55,13 +55,22 @@ class LoadedDetector:
     def name(self) -> str:
         return self.session.name
 
+    @property
+    def scores_images(self) -> bool:
+        """False for a biological detector (``ppg_map``, ``motion_map``): it reads signal maps
+        of a whole clip, so it answers video jobs only."""
+        return not is_map_detector(self.name)
+
     def score(self, inputs: list[MediaInput], *, maps: bool = False) -> list[dict[str, Any]]:
         """Session results of ``inputs`` in order; with ``maps`` each scored result's
-        ``"maps"`` holds PNG data URLs instead of file paths."""
+        ``"maps"`` holds PNG data URLs instead of file paths (saliency overlays, or a
+        biological detector's first signal map)."""
         if not maps:
             return list(self.session.iter_detect(inputs))
         with tempfile.TemporaryDirectory(prefix="fakescope-serve-") as tmp:
-            out = list(self.session.iter_detect(inputs, map_dir=tmp))
+            # a biological detector has no pixel saliency: it shows its first signal map
+            where = {"map_dir": tmp} if self.scores_images else {"save_maps": tmp}
+            out = list(self.session.iter_detect(inputs, **where))
             for r in out:
                 if isinstance(r.get("maps"), dict):
                     r["maps"] = {k: (png_data_url(v) if isinstance(v, str) else v)
@@ -90,7 +99,7 @@ def load_detectors(paths: list[str | Path], *, device: str = "auto", uncertainty
     fails). ``options``: the sessions' :class:`~fakescope.detect.DetectOptions` (faces,
     threshold, intake limits, frames per video, batch size); ``uncertainty``: ``"auto"``,
     ``"none"`` or ``"mc_head"``. Map detectors (ppg_map, motion_map) score signal maps of whole
-    clips and are refused here."""
+    clips: they answer video jobs, not images (:attr:`LoadedDetector.scores_images`)."""
     from fakescope.serve.cards import model_card
 
     if uncertainty not in ("auto", "none", "mc_head"):
@@ -101,9 +110,6 @@ def load_detectors(paths: list[str | Path], *, device: str = "auto", uncertainty
     for p in paths:
         session = DetectSession.load(p, base, device=dev)
         name = session.name
-        if is_map_detector(name):
-            raise ConfigError(f"{p}: {name} scores signal maps of whole clips; the service "
-                              "serves image detectors", hint="score clips with fakescope detect")
         method = uncertainty
         if uncertainty == "auto":
             method = "mc_head" if has_head_dropout(session.models[0]) else "none"

@@ -54,6 +54,19 @@ class Service:
     def ready(self) -> bool:
         return self._ready.is_set()
 
+    @property
+    def image_detectors(self) -> list[LoadedDetector]:
+        """The detectors that score images (all but the biological, clip-only ones)."""
+        return [d for d in self.detectors if d.scores_images]
+
+    def not_applicable(self, kind: str) -> dict[str, str]:
+        """{detector key: why} of the loaded detectors that do not answer a file of ``kind``."""
+        if kind != "image":
+            return {}
+        return {d.key: f"{d.name} reads the pulse or motion of a whole clip (signal maps over "
+                "time), so it answers videos only" for d in self.detectors
+                if not d.scores_images}
+
     # ------------------------------------------------------------------ life cycle
 
     def start(self, *, background: bool = True) -> None:
@@ -80,7 +93,7 @@ class Service:
         except Exception as exc:
             self.load_error = str(exc)
             return
-        self.batcher = MicroBatcher(self.detectors, max_batch_size=s.max_batch_size,
+        self.batcher = MicroBatcher(self.image_detectors, max_batch_size=s.max_batch_size,
                                     batch_timeout_ms=s.batch_timeout_ms,
                                     queued_images=self.limits.queued_images,
                                     metrics=self.metrics, compute_lock=self.compute_lock)
@@ -107,20 +120,27 @@ class Service:
     # ------------------------------------------------------------------ images
 
     def prepare_image(self, data: bytes, name: str, *, maps: bool) -> Item:
-        """Check an uploaded image's header (415/422 before it is queued; nothing decoded)."""
+        """Check an uploaded image's header (415/422 before it is queued; nothing decoded);
+        422 when every loaded detector is a clip-only (biological) one."""
         check_image_header(data, self.limits, name)
+        if not self.image_detectors:
+            clip_only = ", ".join(self.not_applicable("image"))
+            raise IntakeError(422, f"{name}: the loaded detectors ({clip_only}) read the pulse "
+                              "or motion of whole clips; send a video (POST /jobs)")
         return Item(data=data, maps=maps)
 
     def image_answer(self, name: str, found: dict[str, dict], data: bytes) -> dict[str, Any]:
         """The file's answer from every detector's session result; 422 when the file itself
         could not be read by any of them (truncated, corrupt...)."""
         entries = {d.key: detector_entry(d, name, found[d.key], rule=self.rule)
-                   for d in self.detectors}
+                   for d in self.image_detectors}
         problem = intake_failure(entries)
         if problem:
             raise IntakeError(422, f"{name}: {problem}")
+        extra = {"not_applicable": self.not_applicable("image")} if len(
+            entries) < len(self.detectors) else {}
         return file_answer(name, "image", entries, self.metrics,
-                           sha256=hashlib.sha256(data).hexdigest())
+                           sha256=hashlib.sha256(data).hexdigest(), **extra)
 
     def score_image_sync(self, data: bytes, name: str, *, maps: bool,
                          timeout: float | None = None) -> dict[str, Any]:

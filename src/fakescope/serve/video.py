@@ -2,6 +2,10 @@
 spaced frames, the face of each found and aligned as the checkpoint's training data was), and
 its entry is stored as soon as it is done: the job's partial result.
 
+A biological detector (``ppg_map``, ``motion_map``) scores the clip's signal-map windows instead
+of frames; its timeline has one point per window, at the window's centre
+(:func:`window_timeline`).
+
 Per detector (the session's video result, :mod:`fakescope.detect`): ``frames`` — the timeline,
 ``[{"frame", "face", "box", "p_fake", "uncertainty", "ood_score", "in_distribution"}]`` to which
 the service adds ``time`` (s) and ``p_fake_range`` — the clip's ``p_fake`` (mean over frames
@@ -39,6 +43,16 @@ def probe(path: Path, name: str, max_seconds: float) -> tuple[float, float]:
     return fps, seconds
 
 
+def window_timeline(result: dict[str, Any], det, fps: float) -> list[dict[str, Any]]:
+    """A biological detector's timeline: one point per signal-map window at its centre frame
+    (``start + window / 2``) with the window's P(fake) (the mean over the passes)."""
+    from fakescope.detect.clips import map_config
+
+    window = map_config(det.meta, det.path).data.map_window
+    return [{"frame": int(w["start"]) + window // 2, "p_fake": w["p_fake"], "window": True}
+            for w in result["windows"]]
+
+
 def analyse_video(path: Path, name: str, service, *, maps: bool, tick: Tick) -> dict[str, Any]:
     """Score one stored upload (see the module doc); ``tick(progress, stage, partial)`` runs
     between detectors (it raises to stop the job: deleted, or over its time limit)."""
@@ -54,6 +68,8 @@ def analyse_video(path: Path, name: str, service, *, maps: bool, tick: Tick) -> 
             (r,) = det.score([MediaInput(name=path.name, path=path, kind="video")], maps=maps)
         if r.get("reason") == "video_error":
             raise IntakeError(422, f"{name}: {r['error']}")
+        if "windows" in r and not r.get("frames"):
+            r["frames"] = window_timeline(r, det, fps)
         for f in r.get("frames") or []:
             f["time"] = round(f["frame"] / fps, 3)
         entries[det.key] = detector_entry(det, name, r, rule=service.rule)
