@@ -33,9 +33,15 @@ def test_switches_flip_one_setting_each():
 
 
 @pytest.mark.slow
-def test_tiny_study_end_to_end(tmp_path):
+def test_tiny_study_end_to_end(tmp_path, monkeypatch):
     cfg = fs.tiny_config(methods=["erm", "dro", "combined"])
-    res = fs.run_fairness_study(tmp_path, cfg)
+    monkeypatch.chdir(tmp_path.parent)  # a relative --out, as the docs write it
+    res = fs.run_fairness_study(tmp_path.name, cfg)
+    # "combined" trains on every balancing image: none skipped, more rows than ERM
+    assert not (tmp_path / "runs" / "combined" / "skipped.csv").exists()
+    n_train = {m: json.loads((tmp_path / "runs" / m / "run.json").read_text())["rows"]["n_train"]
+               for m in ("erm", "combined")}
+    assert n_train["combined"] > n_train["erm"]
     t = res.table
     assert list(t["method"]) == ["erm", "erm", "dro", "dro", "combined", "combined"]
     assert set(t["domain"]) == {"studio", "phone"}

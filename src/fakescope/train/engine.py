@@ -51,6 +51,7 @@ from fakescope.train.distributed import (
 )
 from fakescope.train.losses import create_loss
 from fakescope.train.paired_sampler import create_train_sampler
+from fakescope.train.readable import refuse_unreadable
 from fakescope.train.resume import resume_conflicts, rng_state, set_rng_state
 from fakescope.train.sam import SAM, frozen_bn_stats
 
@@ -329,6 +330,10 @@ class Engine:
             val = None
             if self.dist.is_main:
                 val, _ = self.evaluate(val_ds)
+                for ds, what in ((train_ds, "training"), (val_ds, "validation")):
+                    refuse_unreadable(ds, getattr(ds, "bad_items", {}),
+                                      cfg.data.max_unreadable, what=what,
+                                      record=self.out / "skipped.csv")
             val = broadcast_object(val, self.dist)
             row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan,
                    "lr": sched.get_last_lr()[0], **{f"val_{k}": v for k, v in val.items()}}
