@@ -52,7 +52,8 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     name: str = "resnet18"
-    dropout: float = 0.2
+    dropout: float = 0.2  # before each head (mc_head samples it)
+    backbone_dropout: float = 0.0  # after each backbone stage (mc samples it with the head's)
     pretrained: bool = False
     checkpoint_path: str | None = None
     heads: dict[str, int] = field(default_factory=dict)
