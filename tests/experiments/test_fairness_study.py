@@ -47,6 +47,8 @@ def test_tiny_study_end_to_end(tmp_path, monkeypatch):
     assert set(t["domain"]) == {"studio", "phone"}
     assert {"auc", "F_FPR", "F_FPR_lo", "F_OAE_hi", "F_G"} <= set(t.columns)
     assert t["auc"].between(0, 1).all()
+    assert t["resampled"].str.startswith("identity (").all()  # clusters, not images
+    assert (t["F_OAE_lo"] <= t["F_OAE"]).all() and (t["F_OAE"] <= t["F_OAE_hi"]).all()
     # the balanced manifest balances skin_tone*age_group x label in train
     bal = pd.read_csv(tmp_path / "data" / "balanced" / "manifest.csv")
     counts = pd.crosstab(bal.loc[bal["split"] == "train", "fair_group"],

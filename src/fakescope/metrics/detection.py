@@ -3,8 +3,11 @@
 - AUC: the Mann-Whitney statistic ``P(s_fake > s_real) + 0.5 P(s_fake = s_real)`` via average
   ranks: ``(sum of ranks of positives - n1 (n1 + 1) / 2) / (n1 n0)``.
 - ROC: one point per distinct score (descending), with (0, 0) prepended.
-- EER: the error rate where FPR = FNR (= 1 - TPR), linearly interpolated between the two ROC
-  points around the crossing.
+- EER (``eer``, "interpolated"): the error rate where FPR = FNR (= 1 - TPR), linearly
+  interpolated between the two ROC points around the crossing. ``eer_nearest`` is the
+  convention of DeepfakeBench / PG-FDD (``fpr[argmin |fnr - fpr|]``): the FPR of the ROC point
+  nearest the crossing. On few distinct scores the two can differ by up to the gap between
+  those points; outputs name which one they give (``eer`` / ``eer_nearest``).
 - AP: ``sum_k (R_k - R_{k-1}) P_k`` over distinct thresholds, no interpolation (as scikit-learn).
 - Accuracy at a threshold ``t`` (default 0.5): ``y_hat = 1[s >= t]``; balanced accuracy is the
   mean of real accuracy (TNR) and fake accuracy (TPR).
@@ -74,6 +77,15 @@ def eer(labels, scores) -> float:
     return float(fpr[i - 1] + w * (fpr[i] - fpr[i - 1]))
 
 
+def eer_nearest(labels, scores) -> float:
+    """Nearest-point EER: the FPR of the ROC point where ``|FNR - FPR|`` is smallest (first
+    such point), as DeepfakeBench and PG-FDD report it; NaN when only one class is present."""
+    fpr, tpr, _ = roc_curve(labels, scores)
+    if np.isnan(fpr).any() or np.isnan(tpr).any():
+        return float("nan")
+    return float(fpr[int(np.argmin(np.abs((1.0 - tpr) - fpr)))])
+
+
 def average_precision(labels, scores) -> float:
     """Average precision (area under the step precision-recall curve); NaN without positives."""
     y, s = _arrays(labels, scores)
@@ -101,6 +113,7 @@ class DetectionMetrics:
     auc: float
     eer: float
     ap: float
+    eer_nearest: float
     acc: float
     balanced_acc: float
     real_acc: float
@@ -124,6 +137,7 @@ def detection_metrics(labels, scores, *, threshold: float = 0.5) -> DetectionMet
         acc=float(correct.mean()) if len(y) else float("nan"),
         balanced_acc=float(np.nanmean([real_acc, fake_acc])) if len(y) else float("nan"),
         real_acc=real_acc, fake_acc=fake_acc, threshold=float(threshold),
+        eer_nearest=eer_nearest(y, s),
     )
 
 

@@ -198,10 +198,16 @@ class Engine:
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss.item()} (lower optim.lr?)")
         if isinstance(opt, SAM):
+            if scaler.is_enabled():  # SAM's two steps would see scaled (or inf) gradients
+                raise ConfigError("optim.sam with fp16 mixed precision (a gradient scaler) is "
+                                  "not supported", hint="set train.amp=false, or train on a "
+                                  "device with bf16 (no scaler)")
             loss.backward()
             opt.first_step(zero_grad=True)
             with frozen_bn_stats(self.model), self._autocast():
                 self.loss(net(batch["image"]), batch).backward()
+            if self.cfg.optim.grad_clip:  # the gradient the update uses: the second pass's
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
             opt.second_step(zero_grad=True)
             return float(loss.detach())
         opt.zero_grad(set_to_none=True)
