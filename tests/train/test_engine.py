@@ -119,6 +119,9 @@ def test_missing_files_are_refused_before_training(toy_manifest, tmp_path):
 
 def test_empty_validation_split_is_an_error(toy_manifest, tmp_path):
     df = read_manifest(toy_manifest)
+    # absolute paths: written elsewhere, the relative ones would name no file (and the run step
+    # would refuse that before it reaches the empty split)
+    df["path"] = [str(toy_manifest.parent / p) for p in df["path"]]
     df = df[df["split"] != "val"]
     cfg = _cfg(write_manifest(df, tmp_path / "m.csv"))
     with pytest.raises(DataError, match="'val' split is empty"):
