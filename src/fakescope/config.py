@@ -36,6 +36,9 @@ class DataConfig:
     pair_column: str = "pair_id"  # the key that pairs a real with its fakes (sampler=paired)
     cache_images: bool = False  # decode every image once and keep it in memory
     num_workers: int = 0
+    # Largest share of train (or val) rows that may be unreadable before training refuses to
+    # go on (fakescope.train.readable): 0.01 = 1 %, 0 = none, 1 = any.
+    max_unreadable: float = 0.01
     # Map detectors (ppg_map, motion_map) on a video manifest; see fakescope.train.signal_data.
     signals_dir: str = ""  # extract_signals' folder; "" = <run folder>/signals/<dataset>_...
     map_cache: str = ""  # the per-clip map cache; "" = <run folder>/maps/<dataset>_...
@@ -49,7 +52,8 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     name: str = "resnet18"
-    dropout: float = 0.2
+    dropout: float = 0.2  # before each head (mc_head samples it)
+    backbone_dropout: float = 0.0  # after each backbone stage (mc samples it with the head's)
     pretrained: bool = False
     checkpoint_path: str | None = None
     heads: dict[str, int] = field(default_factory=dict)
@@ -187,6 +191,10 @@ def _check_values(cfg: TrainConfig, origin: str) -> TrainConfig:
         if value not in allowed:
             raise ConfigError(f"'{section}.{key}' must be one of {', '.join(allowed)}, got "
                               f"{value!r}", path=origin)
+    share = cfg.data.max_unreadable
+    if not 0.0 <= share <= 1.0:
+        raise ConfigError(f"'data.max_unreadable' is a share of rows in [0, 1], got {share!r}",
+                          path=origin, hint="e.g. 0.01 for 1 %")
     for (section, key), low in MINIMUM.items():
         value = getattr(getattr(cfg, section), key)
         if value < low:

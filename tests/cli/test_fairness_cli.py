@@ -43,6 +43,9 @@ def test_fairness_cli_writes_json_matching_fairlearn(tmp_path):
         assert d["race"]["groups"][g]["fpr"] == pytest.approx(v)
     assert d["race"]["gaps"]["F_FPR"] == pytest.approx(100 * mf.difference())
     assert len(d["race"]["gaps_ci"]["F_FPR"]) == 2
+    # no identity column: the four frames of a video are resampled together, and it says so
+    assert d["race"]["resampled"] == "video_id (60 clusters)"
+    assert "resampled video_id (60 clusters)" in res.output
 
 
 def test_fairness_cli_joins_pgfdd_attributes(tmp_path):

@@ -10,7 +10,12 @@ import pytest
 
 from fakescope.data.balance import balance_manifest, load_landmarks, plan_balance
 from fakescope.data.images import save_image
-from fakescope.data.manifest import read_manifest, validate_manifest, write_manifest
+from fakescope.data.manifest import (
+    read_manifest,
+    resolve_path,
+    validate_manifest,
+    write_manifest,
+)
 from fakescope.errors import DataError
 
 
@@ -83,6 +88,20 @@ def test_balance_writes_balanced_manifest_from_train_reals(tmp_path):
     res3 = balance_manifest(m, tmp_path / "bal", group_cols=["skin"], generator=_blend, seed=3,
                             progress=False)
     assert res3.reused == 5 and res3.written == 0
+
+
+def test_relative_out_dir_gives_paths_that_resolve(tmp_path, monkeypatch):
+    # `--out runs/fair` is relative: the manifest written there must not join it twice
+    m = _manifest(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    balance_manifest(m, "runs/fair/bal", group_cols=["skin"], generator=_blend,
+                     progress=False)
+    ext = read_manifest(tmp_path / "runs" / "fair" / "bal" / "manifest.csv")
+    paths = [resolve_path(ext, p) for p in ext["path"]]
+    assert (ext["source"] == "sbi").sum() == 5
+    assert all(p.is_file() for p in paths), [p for p in paths if not p.is_file()][:2]
+    masks = [resolve_path(ext, p) for p in ext.loc[ext["source"] == "sbi", "mask_path"]]
+    assert all(p.is_file() for p in masks)
 
 
 def test_bad_sources_are_skipped_and_recorded(tmp_path):

@@ -140,6 +140,36 @@ def test_build_same_bytes_resume_and_manifest(tmp_path):
         build_benchmark(tmp_path / "a", workers=1, **{**kw, "seed": 5})
 
 
+_BUILD = """
+import sys
+from fakescope.data.synthfaces.build import build_benchmark
+if __name__ == "__main__":
+    build_benchmark(sys.argv[1], identities=6, images_per_identity=2, size=64, seed=2,
+                    workers=int(sys.argv[2]))
+"""
+
+
+def test_build_bytes_do_not_depend_on_thread_count(tmp_path):
+    # Each build runs in a fresh process (a thread pool's size is fixed when a library first
+    # starts it), one with every threaded library at 1 thread, one at 4 (other worker counts:
+    # the test above); every generator runs. The bytes of every file must agree.
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "build.py"
+    script.write_text(_BUILD)
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    for name, threads, workers in (("one", "1", 1), ("four", "4", 1)):
+        env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": threads,
+               "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+               "OPENCV_FOR_THREADS_NUM": threads}
+        subprocess.run([sys.executable, str(script), str(tmp_path / name), str(workers)],
+                       env=env, check=True, timeout=300)
+    one, four = _digest(tmp_path / "one"), _digest(tmp_path / "four")
+    assert len(one) > 60 and one == four
+
+
 def test_cli_synth_tiny_run_and_reuse(tmp_path):
     out = tmp_path / "synth"
     args = ["data", "synth", "--out", str(out), "--identities", "3", "--images-per-identity", "2",

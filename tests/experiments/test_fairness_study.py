@@ -33,14 +33,22 @@ def test_switches_flip_one_setting_each():
 
 
 @pytest.mark.slow
-def test_tiny_study_end_to_end(tmp_path):
+def test_tiny_study_end_to_end(tmp_path, monkeypatch):
     cfg = fs.tiny_config(methods=["erm", "dro", "combined"])
-    res = fs.run_fairness_study(tmp_path, cfg)
+    monkeypatch.chdir(tmp_path.parent)  # a relative --out, as the docs write it
+    res = fs.run_fairness_study(tmp_path.name, cfg)
+    # "combined" trains on every balancing image: none skipped, more rows than ERM
+    assert not (tmp_path / "runs" / "combined" / "skipped.csv").exists()
+    n_train = {m: json.loads((tmp_path / "runs" / m / "run.json").read_text())["rows"]["n_train"]
+               for m in ("erm", "combined")}
+    assert n_train["combined"] > n_train["erm"]
     t = res.table
     assert list(t["method"]) == ["erm", "erm", "dro", "dro", "combined", "combined"]
     assert set(t["domain"]) == {"studio", "phone"}
     assert {"auc", "F_FPR", "F_FPR_lo", "F_OAE_hi", "F_G"} <= set(t.columns)
     assert t["auc"].between(0, 1).all()
+    assert t["resampled"].str.startswith("identity (").all()  # clusters, not images
+    assert (t["F_OAE_lo"] <= t["F_OAE"]).all() and (t["F_OAE"] <= t["F_OAE_hi"]).all()
     # the balanced manifest balances skin_tone*age_group x label in train
     bal = pd.read_csv(tmp_path / "data" / "balanced" / "manifest.csv")
     counts = pd.crosstab(bal.loc[bal["split"] == "train", "fair_group"],

@@ -70,3 +70,26 @@ def test_bootstrap_ci_contains_estimate_and_is_seeded():
     assert (lo, hi) == bootstrap_ci(roc_auc, y, s, n_boot=300, seed=1)
     clo, chi = bootstrap_ci(roc_auc, y, s, n_boot=300, seed=1, clusters=np.arange(len(y)) // 10)
     assert clo < roc_auc(y, s) < chi
+
+
+def test_eer_nearest_point_matches_pgfdd_convention_and_differs_from_interpolated():
+    from sklearn.metrics import roc_curve as sk_roc
+
+    from fakescope.metrics.detection import eer, eer_nearest
+
+    rng = np.random.default_rng(5)
+    for n in (12, 40, 500):
+        y = rng.integers(0, 2, n)
+        y[:2] = [0, 1]
+        s = np.round(rng.random(n) + 0.4 * y, 1)  # few distinct scores
+        fpr, tpr, _ = sk_roc(y, s, pos_label=1)
+        ref = fpr[np.nanargmin(np.abs((1 - tpr) - fpr))]  # PG-FDD's classification_metrics
+        assert eer_nearest(y, s) == pytest.approx(ref)
+    # a case where the two conventions differ: the crossing lies between two ROC points
+    y = np.array([0, 0, 0, 1, 1, 1])
+    s = np.array([0.1, 0.6, 0.7, 0.4, 0.8, 0.9])
+    assert eer(y, s) == pytest.approx(1 / 3) and eer_nearest(y, s) == pytest.approx(1 / 3)
+    y2 = np.array([0, 0, 0, 1, 1])
+    s2 = np.array([0.6, 0.9, 0.5, 0.6, 0.9])  # ROC points (1/3, 1/2), (2/3, 1): crossing at 0.4
+    assert eer(y2, s2) == pytest.approx(0.4) and eer_nearest(y2, s2) == pytest.approx(1 / 3)
+    assert detection_metrics(y2, s2).eer_nearest == pytest.approx(eer_nearest(y2, s2))

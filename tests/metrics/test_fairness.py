@@ -226,3 +226,57 @@ def test_saturated_threshold_is_flagged():
     g = rep.groupings["g"]
     assert g.gaps["F_FPR"] == 0.0  # every real face is called fake in both groups ...
     assert any("saturation" in w for w in g.warnings)  # ... which is flagged, not praised
+
+
+def test_bootstrap_resamples_identities_and_says_so():
+    # every identity appears 4 times with the same score: copies, not new evidence
+    base = _random_scores(150, 11)
+    base["identity"] = [f"id{i}" for i in range(len(base))]
+    df = base.loc[base.index.repeat(4)].reset_index(drop=True)
+    df["sample_id"] = [f"s{i}" for i in range(len(df))]
+    by_id = fairness_report(df, groups=["race"], n_boot=300, seed=1, min_group_size=1)
+    by_row = fairness_report(df, groups=["race"], n_boot=300, seed=1, min_group_size=1,
+                             unit="row")
+    one = fairness_report(base, groups=["race"], n_boot=300, seed=1, min_group_size=1,
+                          unit="row")
+    g, r, o = (x.groupings["race"] for x in (by_id, by_row, one))
+    assert g.unit == "identity (150 clusters)" and r.unit == "row (600 rows)"
+    assert g.to_dict()["resampled"] == "identity (150 clusters)"
+    width = {k: x.overall.ci["auc"][1] - x.overall.ci["auc"][0] for k, x in
+             (("id", g), ("row", r), ("one", o))}
+    assert width["row"] < 0.7 * width["id"]  # rows of copies: too narrow
+    assert width["id"] == pytest.approx(width["one"], rel=0.25)
+
+
+def test_gap_intervals_contain_their_estimate_and_report_the_bias():
+    for seed in range(4):
+        df = _random_scores(300, 20 + seed)
+        g = fairness_report(df, groups=["gender*race"], n_boot=200, seed=seed,
+                            min_group_size=1).groupings["gender*race"]
+        for k, v in g.gaps.items():
+            lo, hi = g.gaps_ci[k]
+            assert lo <= v <= hi, (seed, k, v, lo, hi)
+            assert lo >= 0
+        assert g.gaps_bias["F_OAE"] > 0  # a max - min is biased upward under resampling
+
+
+def test_single_label_groups_ours_and_pgfdd():
+    df = _random_scores(400, 12)
+    df.loc[df["race"] == "asian", "label"] = 1  # a group with fakes only
+    ours = fairness_report(df, groups=["race"], n_boot=0, min_group_size=1).groupings["race"]
+    pg = fairness_report(df, groups=["race"], n_boot=0, min_group_size=1,
+                         single_label="drop").groupings["race"]
+    rest = df[df["race"] != "asian"]
+    only_two = fairness_report(rest, groups=["race"], n_boot=0,
+                               min_group_size=1).groupings["race"]
+    # PG-FDD: the group has no metrics at all, as if it were not there
+    assert pg.judged == ["black", "white"]
+    assert pg.gaps["F_OAE"] == pytest.approx(only_two.gaps["F_OAE"])
+    assert pg.gaps["F_FPR"] == pytest.approx(only_two.gaps["F_FPR"])
+    # ours: it stays in the gaps its rates define (accuracy), out of those it does not (FPR)
+    assert "asian" in ours.judged
+    accs = [ours.groups[k].acc for k in ("asian", "black", "white")]
+    assert ours.gaps["F_OAE"] == pytest.approx(100 * (max(accs) - min(accs)))
+    assert ours.gaps["F_FPR"] == pytest.approx(only_two.gaps["F_FPR"])
+    with pytest.raises(ConfigError):
+        fairness_report(df, groups=["race"], single_label="ignore")

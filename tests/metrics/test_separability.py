@@ -112,3 +112,49 @@ def test_projection_plot_writes_same_png_for_same_seed(tmp_path):
     b = projection_plot(x, src, tmp_path / "b.png", title="t", method="pca")
     assert a.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_intervals_contain_their_estimates():
+    # With replacement, duplicated points (distance 0) inflated silhouette and agreement and the
+    # estimates fell below their own intervals; subsamples hold each point at most once.
+    rng = np.random.default_rng(11)
+    for seed in range(2):
+        x = rng.normal(size=(160, 12))
+        y = np.repeat([0, 1], 80)
+        x[y == 1, :4] += 0.8  # partly separable
+        src = np.where(y == 1, np.where(np.arange(160) % 2, "a", "b"), "real")
+        r = backbone_separability(x, y, src, groups=np.arange(160) // 2, n_boot=40, seed=seed)
+        for m, (lo, hi) in r.ci.items():
+            assert lo <= getattr(r, m) <= hi, (seed, m, getattr(r, m), lo, hi)
+        assert r.resampled == "identity (40 of 80 per draw, without replacement)"
+
+
+def test_draws_are_without_replacement_and_refit_the_preprocessing(monkeypatch):
+    from fakescope.metrics import separability as sep
+
+    codes = np.repeat(np.arange(10), 3)
+    for idx in sep._draws(codes, 5, 20, np.random.default_rng(0)):
+        assert len(idx) == 15 and len(np.unique(idx)) == 15
+        assert len(np.unique(codes[idx])) == 5
+    calls = []
+    real = sep.standardize
+    monkeypatch.setattr(sep, "standardize", lambda x: calls.append(len(x)) or real(x))
+    x, y, src = _clusters(n_per=12, sep=2.0)
+    sep.backbone_separability(x, y, src, n_boot=7, seed=0)
+    assert calls == [36] + [18] * 7  # once on all rows, then on every half-sample
+
+
+def test_chance_levels_follow_the_class_shares():
+    # real:fake = 1:3 (three generators): one cluster already has purity 0.75, not 0.5
+    rng = np.random.default_rng(4)
+    y = np.repeat([0, 1], [50, 150])
+    src = np.concatenate([["real"] * 50, np.repeat(["a", "b", "c"], 50)])
+    x = rng.normal(size=(200, 6))
+    r = backbone_separability(x, y, src, n_boot=0)
+    assert r.chance["purity_binary"] == pytest.approx(0.75)
+    assert r.chance["purity_source"] == pytest.approx(0.25)
+    assert r.chance["ami_binary"] == 0.0 and r.chance["probe_auc"] == 0.5
+    assert r.purity_binary >= 0.75  # purity can never be below the largest class share
+    row = r.as_row()
+    assert row["purity_binary_chance"] == pytest.approx(0.75)
+    assert row["knn_accuracy_chance"] == pytest.approx(0.75)

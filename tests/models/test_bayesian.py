@@ -73,6 +73,52 @@ def test_bayes_conv_mean_equals_conv():
         assert not torch.allclose(b(x), conv(x))
 
 
+def _pooled_variance_exact(conv_layer: BayesConv2d, x: torch.Tensor) -> torch.Tensor:
+    """Var over q(w) of the spatially pooled output ``(C_out,)`` for one input ``(1, C, H, W)``:
+    pooled(w) is linear in w, so Var = sum_k A_k^2 sigma_k^2 + sigma_b^2 with A = d pooled/d w."""
+    w = conv_layer.weight_mu.detach().clone().requires_grad_(True)
+    pooled = F.conv2d(x, w, None, conv_layer.stride, conv_layer.padding, conv_layer.dilation,
+                      conv_layer.groups).mean((2, 3))
+    (grad,) = torch.autograd.grad(pooled.sum(), w)  # row c of w feeds output c only
+    ws, bs = conv_layer._sigmas()
+    return ((grad ** 2) * ws.detach() ** 2).flatten(1).sum(1) + bs.detach() ** 2
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_bayes_conv_samples_one_weight_per_example_not_per_position(groups):
+    # A weight is shared by every position of an image: after global pooling the output's
+    # variance must be that of one weight draw, not ~H*W times smaller (independent noise per
+    # position, the local reparameterisation trick's error in a convolution).
+    torch.manual_seed(0)
+    layer = BayesConv2d(nn.Conv2d(4, 6, 3, padding=1, groups=groups), posterior_sigma=0.2).eval()
+    x = torch.randn(1, 4, 12, 12)
+    exact = _pooled_variance_exact(layer, x)
+    with torch.no_grad(), bayes_sampling(layer):
+        draws = torch.cat([layer(x.expand(8, -1, -1, -1)).mean((2, 3)) for _ in range(500)])
+    ratio = draws.var(0) / exact
+    assert ((ratio > 0.8) & (ratio < 1.25)).all(), ratio
+    torch.testing.assert_close(draws.mean(0), layer(x).mean((2, 3))[0].detach(), atol=0.03,
+                               rtol=0)
+    # and the examples of one batch are uncorrelated (pseudo-independent draws)
+    with torch.no_grad(), bayes_sampling(layer):
+        a = torch.stack([layer(x.expand(2, -1, -1, -1)).mean((2, 3)) for _ in range(2000)])
+    dev = a - a.mean(0)
+    corr = (dev[:, 0] * dev[:, 1]).mean(0) / (dev[:, 0].std(0) * dev[:, 1].std(0))
+    assert corr.abs().max() < 0.1
+
+
+def test_bayes_linear_on_token_inputs_shares_the_weight_across_tokens():
+    torch.manual_seed(0)
+    layer = BayesLinear(5, 3, posterior_sigma=0.3).eval()
+    x = torch.randn(1, 7, 5)
+    with torch.no_grad(), bayes_sampling(layer):
+        pooled = torch.cat([layer(x.expand(8, -1, -1)).mean(1) for _ in range(600)])
+    xm = x[0].mean(0)
+    exact = (xm ** 2).sum() * 0.3 ** 2 + 0.3 ** 2
+    ratio = pooled.var(0) / exact
+    assert ((ratio > 0.8) & (ratio < 1.25)).all(), ratio
+
+
 def test_bayesianize_keeps_predictions_and_samples(images):
     m = _tiny()
     with torch.no_grad():
@@ -119,6 +165,13 @@ def test_bayes_loss_is_nll_plus_kl_over_n_and_trains_sigmas(images):
     loss = loss_fn(out, {"target": y})
     expected = F.cross_entropy(logits, y) + kl_divergence(m) / 100
     torch.testing.assert_close(loss, expected)
+    assert loss_fn.last_kl_term == pytest.approx(kl_divergence(m).item() / 100, rel=1e-5)
+    # the KL weight (a loss option) scales the KL term only
+    weighted = create_loss("bayes", kl_weight=0.1)
+    weighted.bind(model=m, n_train=100)
+    torch.testing.assert_close(weighted(out, {"target": y}),
+                               F.cross_entropy(logits, y) + 0.1 * kl_divergence(m) / 100)
+    assert weighted.last_nll == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-5)
     loss.backward()
     assert m.heads["detect"].weight_rho.grad is not None
     assert kl_divergence(nn.Linear(2, 2)).item() == 0.0

@@ -126,3 +126,52 @@ def test_iterable_of_batches_equals_tensor(tiny_detector, images):
     torch.testing.assert_close(a, predict_samples(tiny_detector, images, method="none"))
     b = predict_samples(tiny_detector, images.numpy(), method="mc_head", samples=3, batch_size=2)
     assert b.shape == (3, 6, 2)
+
+
+def test_full_network_mc_samples_backbone_dropout_and_says_when_it_cannot(images, tmp_path):
+    import warnings
+
+    from fakescope.models import create_detector
+    from fakescope.models.checkpoint import load_detector, save_detector
+    from fakescope.models.predict import SameAsHeadWarning, dropout_modules
+    from fakescope.models.stage_dropout import StageDropout, backbone_stages
+
+    torch.manual_seed(0)
+    head_only = create_detector("resnet18", dropout=0.3, image_size=32).eval()
+    with pytest.warns(SameAsHeadWarning, match="samples what 'mc_head' samples"):
+        predict_samples(head_only, images[:2], method="mc", samples=2)
+    torch.manual_seed(0)
+    deep = create_detector("resnet18", dropout=0.3, backbone_dropout=0.2, image_size=32).eval()
+    stages = backbone_stages(deep.backbone)
+    assert len(stages) == 5 and stages[-1] is deep.backbone.layer4  # stem + layer1..4
+    assert sum(isinstance(m, StageDropout) for m in dropout_modules(deep)) == 5
+    # same weights, so the mean passes differ only by the backbone dropout
+    deep.load_state_dict(head_only.state_dict())
+    torch.testing.assert_close(deep(images)["detect"], head_only(images)["detect"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SameAsHeadWarning)
+        full = predict_samples(deep, images[:3], method="mc", samples=60, seed=0)
+    head = predict_samples(deep, images[:3], method="mc_head", samples=60, seed=0)
+    assert full[..., 1].var(0).mean() > 2 * head[..., 1].var(0).mean()
+    # BatchNorm stays in eval mode while the stage dropout samples
+    assert not any(m.training for m in deep.modules())
+    # the checkpoint rebuilds the stage dropout
+    save_detector(deep, tmp_path / "ckpt", {})
+    back, _ = load_detector(tmp_path / "ckpt")
+    assert back.backbone_dropout == 0.2 and len(back.stage_dropout) == 5
+
+
+def test_mc_samples_functional_dropout_and_drop_path(images):
+    from fakescope.models import create_detector
+
+    torch.manual_seed(0)
+    # timm's EfficientNet-B0 calls F.dropout(drop_rate) after pooling; its blocks use DropPath
+    m = create_detector("timm:efficientnet_b0", dropout=0.0, image_size=32,
+                        drop_rate=0.3, drop_path_rate=0.2).eval()
+    from fakescope.models.predict import dropout_modules
+
+    kinds = {type(d).__name__ for d in dropout_modules(m)}
+    assert "DropPath" in kinds and "EfficientNet" in kinds
+    p = predict_samples(m, images[:2], method="mc", samples=8, seed=0)
+    assert p[..., 1].var(0).min() > 0
+    assert not any(mod.training for mod in m.modules())

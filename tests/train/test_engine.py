@@ -80,21 +80,48 @@ def test_sam_and_multiclass(toy_manifest, tmp_path):
     assert np.isfinite(run.best_metric)
 
 
-def test_bad_images_are_skipped_and_listed(toy_manifest, tmp_path):
+def _with_bad_train_rows(toy_manifest, tmp_path, n_corrupt: int, n_missing: int = 0):
     df = read_manifest(toy_manifest)
     df["path"] = [str(toy_manifest.parent / p) for p in df["path"]]
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"junk")
-    df.loc[0, "path"] = str(bad)
-    assert df.loc[0, "split"] == "train"
-    cfg = _cfg(write_manifest(df, tmp_path / "m.csv"), "train.epochs=1")
+    train = np.flatnonzero(df["split"].to_numpy() == "train")
+    df.loc[train[:n_corrupt], "path"] = str(bad)
+    df.loc[train[n_corrupt:n_corrupt + n_missing], "path"] = str(tmp_path / "gone.png")
+    return write_manifest(df, tmp_path / "m.csv"), len(train)
+
+
+def test_bad_images_are_skipped_and_listed_within_the_allowed_share(toy_manifest, tmp_path):
+    manifest, n_train = _with_bad_train_rows(toy_manifest, tmp_path, 1)
+    cfg = _cfg(manifest, "train.epochs=1", "data.max_unreadable=0.05")
     fit_or_reuse(cfg, None, tmp_path / "run")
     skipped = pd.read_csv(tmp_path / "run" / "skipped.csv")
     assert len(skipped) == 1 and "not a readable image" in skipped["error"][0]
+    assert 1 / n_train > 0.01  # so the default share refuses the same rows:
+    with pytest.raises(DataError, match=r"1 of \d+ training rows .* cannot be read, more than "
+                       r"data.max_unreadable = 1.0%") as err:
+        fit_or_reuse(_cfg(manifest, "train.epochs=1"), None, tmp_path / "strict")
+    assert "skipped.csv" in str(err.value)
+    assert len(pd.read_csv(tmp_path / "strict" / "skipped.csv")) == 1
+
+
+def test_missing_files_are_refused_before_training(toy_manifest, tmp_path):
+    # e.g. paths joined twice: every file is missing, nothing may train on what is left
+    manifest, _ = _with_bad_train_rows(toy_manifest, tmp_path, 0, n_missing=3)
+    with pytest.raises(DataError, match=r"3 of \d+ training rows .*gone.png: file not found"):
+        fit_or_reuse(_cfg(manifest), None, tmp_path / "run")
+    assert not (tmp_path / "run" / "best").exists()  # refused before the first step
+    listed = pd.read_csv(tmp_path / "run" / "skipped.csv")
+    assert len(listed) == 3 and listed["path"].str.endswith("gone.png").all()
+    with pytest.raises(Exception, match="max_unreadable"):
+        _cfg(manifest, "data.max_unreadable=1.5")
 
 
 def test_empty_validation_split_is_an_error(toy_manifest, tmp_path):
     df = read_manifest(toy_manifest)
+    # absolute paths: written elsewhere, the relative ones would name no file (and the run step
+    # would refuse that before it reaches the empty split)
+    df["path"] = [str(toy_manifest.parent / p) for p in df["path"]]
     df = df[df["split"] != "val"]
     cfg = _cfg(write_manifest(df, tmp_path / "m.csv"))
     with pytest.raises(DataError, match="'val' split is empty"):

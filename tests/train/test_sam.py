@@ -54,3 +54,30 @@ def test_frozen_bn_stats_keeps_running_stats():
     torch.testing.assert_close(bn.running_mean, before)
     bn(torch.randn(16, 3) + 5)
     assert not torch.allclose(bn.running_mean, before)
+
+
+def test_engine_sam_clips_the_update_gradient_and_refuses_a_grad_scaler(tmp_path):
+    import pytest
+
+    from fakescope.config import load_config
+    from fakescope.errors import ConfigError
+    from fakescope.models import create_detector
+    from fakescope.train.engine import Engine
+
+    torch.manual_seed(0)
+    model = create_detector("tiny", image_size=16)
+    cfg = load_config(None, ["model.name=tiny", "optim.sam=true", "optim.name=sgd",
+                             "optim.lr=1.0", "optim.momentum=0", "optim.weight_decay=0",
+                             "optim.grad_clip=0.001", "train.amp=false", "train.device=cpu"])
+    eng = Engine(model, cfg, tmp_path)
+    opt = eng._optimizer()
+    batch = {"image": torch.rand(4, 3, 16, 16), "target": torch.tensor([0, 1, 0, 1]),
+             "label": torch.tensor([0, 1, 0, 1]), "group": torch.full((4,), -1)}
+    before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    eng._train_step(model, batch, opt, scaler)
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    # SGD with lr 1: the step is the clipped gradient, norm <= grad_clip
+    assert 0 < (after - before).norm() <= 0.001 * (1 + 1e-4)
+    with pytest.raises(ConfigError, match="fp16 mixed precision"):
+        eng._train_step(model, batch, opt, torch.amp.GradScaler("cpu", enabled=True))

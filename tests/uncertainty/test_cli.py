@@ -59,8 +59,49 @@ def test_calibrate_fits_saves_and_applies_temperature(tmp_path):
                                    "--temperature", str(tmp_path / "T.json"), "--json",
                                    str(tmp_path / "c2.json")])
     assert res.exit_code == 0, res.output
-    again = json.loads((tmp_path / "c2.json").read_text())["rows"][0]
-    assert again["nll"] == pytest.approx(fitted["nll"])
+    again = json.loads((tmp_path / "c2.json").read_text())["rows"]
+    applied = next(r for r in again if r["calibration"].endswith("(--temperature)"))
+    assert applied["nll"] == pytest.approx(fitted["nll"])
+    assert again[0]["calibration"] == "raw" and again[0]["nll"] == pytest.approx(raw["nll"])
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def test_fit_on_own_val_rows_reports_the_other_rows_and_never_applies_twice(tmp_path, capsys):
+    val = _scores(tmp_path / "v.csv", n=1500, seed=3, split="val")
+    test = _scores(tmp_path / "t.csv", n=600, seed=4, split="test")
+    both = pd.concat([val, test], ignore_index=True)
+    both.to_csv(tmp_path / "both.csv", index=False)
+    res = CliRunner().invoke(app, ["calibrate", "--scores", str(tmp_path / "both.csv"),
+                                   "--fit-temperature", "--save-temperature",
+                                   str(tmp_path / "T.json"), "--json", str(tmp_path / "c.json")])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "c.json").read_text())
+    t = out["temperature"]
+    assert out["n"] == 600 and out["n_fit"] == 1500 and "not in split=val" in out["evaluated_on"]
+    y, z = test["label"].to_numpy(), test["logit_1"].to_numpy()
+    rows = {r["calibration"]: r for r in out["rows"] if r["kind"] == "p_fake"
+            and r["strategy"] == "uniform"}
+    assert rows["raw"]["nll"] == pytest.approx(log_loss(y, _sigmoid(z)))  # test rows only
+    assert rows[f"T={t:.3f} (fitted)"]["nll"] == pytest.approx(log_loss(y, _sigmoid(z / t)))
+    # a saved temperature together with a new fit: each divides the raw logits once
+    res = CliRunner().invoke(app, ["calibrate", "--scores", str(tmp_path / "both.csv"),
+                                   "--fit-temperature", "--temperature", str(tmp_path / "T.json"),
+                                   "--json", str(tmp_path / "c2.json")])
+    assert res.exit_code == 0, res.output
+    out2 = json.loads((tmp_path / "c2.json").read_text())
+    assert out2["temperature"] == pytest.approx(t) and out2["applied_temperature"] == t
+    for r in out2["rows"]:
+        if r["kind"] == "p_fake" and r["strategy"] == "uniform" and r["calibration"] != "raw":
+            assert r["nll"] == pytest.approx(log_loss(y, _sigmoid(z / t)))  # not z / t**2
+    only_val = val.copy()
+    only_val.to_csv(tmp_path / "val_only.csv", index=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["calibrate", "--scores", str(tmp_path / "val_only.csv"), "--fit-temperature"])
+    assert exc.value.code == 2
+    assert "nothing is left to evaluate" in capsys.readouterr().err
 
 
 def test_calibrate_errors_exit_2(tmp_path, capsys):

@@ -38,7 +38,10 @@ def print_report(report, console=None) -> None:
                                                                   "acc", "pr")))
         console.print(t)
         level = f"{100 * report.ci:g}% CI" if report.n_boot else "CI"
-        gt = Table(title=f"{name}: gaps (x100)", title_justify="left", box=box.SIMPLE_HEAD)
+        how = (f"; bootstrap resampled {g.unit}, centred intervals"
+               if report.n_boot else "")
+        gt = Table(title=f"{name}: gaps (x100){how}", title_justify="left",
+                   box=box.SIMPLE_HEAD)
         for col in ("metric", "value", level):
             gt.add_column(col, justify="left" if col == "metric" else "right")
         for k, v in g.gaps.items():
@@ -67,6 +70,13 @@ def fairness(
                                        help="Smaller groups are flagged, not in the gaps."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples (0 = none)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    unit: str = typer.Option("auto", "--unit",
+                             help="What the bootstrap resamples: auto (identity, else "
+                             "video_id, else row), identity, video_id, row or a column."),
+    single_label: str = typer.Option("rate", "--single-label",
+                                     help="A group with only reals or only fakes: rate (ours: "
+                                     "left out only of the gaps of its undefined rates) or "
+                                     "drop (PG-FDD's: left out of every gap)."),
 ) -> None:
     """Fairness audit of a scores file: per-group rates and gap metrics with bootstrap CIs.
 
@@ -84,7 +94,8 @@ def fairness(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # small-group notes are printed from the report
         rep = fairness_report(df, groups=cols, intersect=intersect, threshold=threshold,
-                              min_group_size=min_group_size, n_boot=bootstrap, seed=seed)
+                              min_group_size=min_group_size, n_boot=bootstrap, seed=seed,
+                              unit=unit, single_label=single_label)
     print_report(rep)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

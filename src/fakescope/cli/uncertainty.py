@@ -64,6 +64,9 @@ def calibrate(
     Rows 'top_label' calibrate the top-class confidence against correctness.
 
     --fit-temperature fits a temperature on validation logits and prints calibrated numbers too.
+    When it fits on the file's own split=val rows, every row of the table (raw included) is
+    computed on the other rows only. --temperature applies a saved temperature (its own row);
+    every temperature divides the raw logits, so none is applied on top of another.
 
     Example: fakescope calibrate --scores runs/r18/scores_test.csv --json cal.json --fit-temperature --logits-from runs/r18/scores_val.csv --save-temperature runs/r18/T.json
     """
@@ -76,41 +79,57 @@ def calibrate(
     from fakescope.scores import read_scores
 
     df = read_scores(scores)
+    vdf = None
+    if fit_temperature:
+        if logits_from is not None:
+            vdf = read_scores(logits_from)
+        elif "split" in df.columns and (df["split"] == "val").any():
+            # fitted on these rows: the numbers below are computed on the others only
+            is_val = (df["split"] == "val").to_numpy()
+            if is_val.all():
+                raise ConfigError("every row of --scores is split=val: nothing is left to "
+                                  "evaluate the fitted temperature on", path=scores,
+                                  hint="pass --logits-from VAL_SCORES.csv, or include test rows")
+            vdf, df = df[is_val], df[~is_val].reset_index(drop=True)
+        else:
+            raise ConfigError("no validation logits to fit the temperature on",
+                              hint="pass --logits-from VAL_SCORES.csv or include split=val rows")
     logits, probs, y = _probs_and_labels(df)
-    results = {"scores": str(scores), "n": len(df), "bins": bins}
+    results = {"scores": str(scores), "n": len(df), "bins": bins,
+               "evaluated_on": "rows not in split=val (the temperature was fitted on those)"
+               if vdf is not None and logits_from is None else "all rows"}
+    rows = [{"calibration": "raw", **r.as_dict()} for r in cal.calibration_summary(
+        probs, y, n_bins=bins)]
     if temperature is not None:
         try:
             t_loaded = float(json.loads(Path(temperature).read_text())["temperature"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataError(f"not a temperature file: {exc}", path=temperature) from exc
+        if not t_loaded > 0:
+            raise DataError(f"temperature {t_loaded} must be > 0", path=temperature)
         probs = cal.apply_temperature(logits, t_loaded)
-        logits = logits / t_loaded
         results["applied_temperature"] = t_loaded
-    rows = [{"calibration": "raw", **r.as_dict()} for r in cal.calibration_summary(
-        probs, y, n_bins=bins)]
-    if fit_temperature:
-        if logits_from is not None:
-            vdf = read_scores(logits_from)
-        elif "split" in df.columns and (df["split"] == "val").any():
-            vdf = df[df["split"] == "val"]
-        else:
-            raise ConfigError("no validation logits to fit the temperature on",
-                              hint="pass --logits-from VAL_SCORES.csv or include split=val rows")
+        rows += [{"calibration": f"T={t_loaded:.3f} (--temperature)", **r.as_dict()}
+                 for r in cal.calibration_summary(probs, y, n_bins=bins)]
+    if vdf is not None:
         vlogits, _, vy = _probs_and_labels(vdf)
         if vlogits.shape[1] != logits.shape[1]:
             raise DataError(f"validation has {vlogits.shape[1]} classes, scores {logits.shape[1]}",
-                            path=logits_from)
-        t = cal.fit_temperature(vlogits, vy)
+                            path=logits_from or scores)
+        t = cal.fit_temperature(vlogits, vy)  # on raw logits, like the rows it is applied to
         results["temperature"] = t
-        rows += [{"calibration": f"T={t:.3f}", **r.as_dict()} for r in cal.calibration_summary(
-            cal.apply_temperature(logits, t), y, n_bins=bins)]
+        results["n_fit"] = len(vdf)
+        rows += [{"calibration": f"T={t:.3f} (fitted)", **r.as_dict()}
+                 for r in cal.calibration_summary(cal.apply_temperature(logits, t), y,
+                                                  n_bins=bins)]
         if save_temperature is not None:
             write_json({"temperature": t, "fitted_on": str(logits_from or scores),
                         "n": len(vdf)}, save_temperature)
             console.print(f"temperature: {save_temperature}")
     table = pd.DataFrame(rows)
     results["rows"] = table.to_dict("records")
-    print_table(table.drop(columns=["n_bins"]), title=f"{scores} — calibration ({len(df)} rows)")
+    print_table(table.drop(columns=["n_bins"]),
+                title=f"{scores} — calibration ({len(df)} rows, {results['evaluated_on']})")
     if plot is not None:
         cal.plot_reliability(cal.reliability_table(probs, y, n_bins=bins), plot,
                              title="P(fake) reliability")

@@ -152,7 +152,9 @@ def balance_manifest(manifest: pd.DataFrame, out_dir: str | Path, *, group_cols:
 
     Returns a :class:`BalanceResult` with the extended manifest.
     """
-    out = Path(out_dir)
+    # Absolute: the new rows' paths are written as they are, and a relative folder would be
+    # joined to the manifest's own folder a second time when it is read back.
+    out = Path(out_dir).resolve()
     plan = plan_balance(manifest, group_cols=group_cols, split=split, real_strategy=real_strategy)
     if plan.n_new_fakes and "landmarks_path" not in manifest.columns:
         raise DataError("no landmarks_path column: SBI needs each real face's landmarks",

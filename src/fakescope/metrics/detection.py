@@ -3,8 +3,11 @@
 - AUC: the Mann-Whitney statistic ``P(s_fake > s_real) + 0.5 P(s_fake = s_real)`` via average
   ranks: ``(sum of ranks of positives - n1 (n1 + 1) / 2) / (n1 n0)``.
 - ROC: one point per distinct score (descending), with (0, 0) prepended.
-- EER: the error rate where FPR = FNR (= 1 - TPR), linearly interpolated between the two ROC
-  points around the crossing.
+- EER (``eer``, "interpolated"): the error rate where FPR = FNR (= 1 - TPR), linearly
+  interpolated between the two ROC points around the crossing. ``eer_nearest`` is the
+  convention of DeepfakeBench / PG-FDD (``fpr[argmin |fnr - fpr|]``): the FPR of the ROC point
+  nearest the crossing. On few distinct scores the two can differ by up to the gap between
+  those points; outputs name which one they give (``eer`` / ``eer_nearest``).
 - AP: ``sum_k (R_k - R_{k-1}) P_k`` over distinct thresholds, no interpolation (as scikit-learn).
 - Accuracy at a threshold ``t`` (default 0.5): ``y_hat = 1[s >= t]``; balanced accuracy is the
   mean of real accuracy (TNR) and fake accuracy (TPR).
@@ -20,6 +23,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.stats import rankdata
+
+from fakescope.metrics.bootstrap import as_clusters, interval, paired_replicates, replicates
 
 
 def _arrays(labels, scores) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +77,15 @@ def eer(labels, scores) -> float:
     return float(fpr[i - 1] + w * (fpr[i] - fpr[i - 1]))
 
 
+def eer_nearest(labels, scores) -> float:
+    """Nearest-point EER: the FPR of the ROC point where ``|FNR - FPR|`` is smallest (first
+    such point), as DeepfakeBench and PG-FDD report it; NaN when only one class is present."""
+    fpr, tpr, _ = roc_curve(labels, scores)
+    if np.isnan(fpr).any() or np.isnan(tpr).any():
+        return float("nan")
+    return float(fpr[int(np.argmin(np.abs((1.0 - tpr) - fpr)))])
+
+
 def average_precision(labels, scores) -> float:
     """Average precision (area under the step precision-recall curve); NaN without positives."""
     y, s = _arrays(labels, scores)
@@ -99,6 +113,7 @@ class DetectionMetrics:
     auc: float
     eer: float
     ap: float
+    eer_nearest: float
     acc: float
     balanced_acc: float
     real_acc: float
@@ -122,6 +137,7 @@ def detection_metrics(labels, scores, *, threshold: float = 0.5) -> DetectionMet
         acc=float(correct.mean()) if len(y) else float("nan"),
         balanced_acc=float(np.nanmean([real_acc, fake_acc])) if len(y) else float("nan"),
         real_acc=real_acc, fake_acc=fake_acc, threshold=float(threshold),
+        eer_nearest=eer_nearest(y, s),
     )
 
 
@@ -138,27 +154,49 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile bootstrap ``(lo, hi)`` of ``metric(y, s)`` at level ``1 - alpha``.
 
-    Stratified resampling keeps the real/fake counts fixed (so AUC stays defined). With
-    ``clusters`` (e.g. video ids) whole clusters are resampled instead of rows, because frames
-    of one video are not independent. Resamples where the metric is NaN are dropped.
+    With ``clusters`` (cluster labels ``(N,)`` or a :class:`~fakescope.metrics.bootstrap.Clusters`,
+    e.g. from :func:`~fakescope.metrics.bootstrap.resampling_unit`: identity, video or row)
+    whole clusters are resampled, because images of one identity and frames of one video are
+    not independent. Without, rows are resampled, stratified by label when ``stratified`` (the
+    real/fake counts stay fixed, so AUC stays defined). Resamples where the metric is NaN are
+    dropped.
     """
     y, s = _arrays(labels, scores)
-    rng = np.random.default_rng(seed)
-    stats = np.empty(n_boot)
-    if clusters is not None:
-        _, codes = np.unique(np.asarray(clusters), return_inverse=True)
-        members = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
-        for b in range(n_boot):
-            pick = rng.integers(0, len(members), len(members))
-            idx = np.concatenate([members[i] for i in pick])
-            stats[b] = metric(y[idx], s[idx])
+    cl = as_clusters(clusters)
+    if cl is not None:
+        stats = replicates(lambda idx: metric(y[idx], s[idx]), cl, n_boot=n_boot, seed=seed)
     else:
+        rng = np.random.default_rng(seed)
+        stats = np.empty(n_boot)
         strata = [np.flatnonzero(y == c) for c in (0, 1)] if stratified else [np.arange(len(y))]
         strata = [g for g in strata if len(g)]
         for b in range(n_boot):
             idx = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in strata])
             stats[b] = metric(y[idx], s[idx])
-    stats = stats[np.isfinite(stats)]
-    if len(stats) == 0:
-        return float("nan"), float("nan")
-    return float(np.quantile(stats, alpha / 2)), float(np.quantile(stats, 1 - alpha / 2))
+    return interval(stats, ci=1 - alpha)
+
+
+def paired_difference_ci(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    labels,
+    scores_a,
+    scores_b,
+    *,
+    clusters,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``(diff, lo, hi)`` of ``metric(y, a) - metric(y, b)`` for two methods that scored the
+    same rows (``scores_a``, ``scores_b``: ``(N,)``, aligned), with a paired clustered
+    percentile bootstrap: each resample draws whole clusters once and recomputes both metrics
+    on that draw, so the interval is the difference's own (the test-set luck both methods
+    share cancels). Compare methods with this, not by whether two intervals overlap."""
+    y, a = _arrays(labels, scores_a)
+    _, b = _arrays(labels, scores_b)
+    if a.shape != b.shape:
+        raise ValueError(f"scores_a {a.shape} and scores_b {b.shape} differ in length")
+    cl = as_clusters(clusters)
+    reps = paired_replicates(lambda x, idx: metric(y[idx], x[idx]), a, b, cl, n_boot=n_boot,
+                             seed=seed)
+    return (metric(y, a) - metric(y, b), *interval(reps, ci=1 - alpha))

@@ -25,10 +25,21 @@ but left out of every gap, and the grouping's ``warnings`` list says so. A rate 
 undefined in a judged group (e.g. FPR of a group without real samples) is skipped for that
 metric, with a warning. Fewer than two judged groups give NaN gaps.
 
-Bootstrap: ``n_boot`` resamples of the grouping's rows (with replacement, over the whole set,
-not within groups), seeded; each resample recomputes every gap over the same judged groups;
-the interval is the percentile interval at level ``ci``. Resampling is done with integer
-weights (counts), which is exactly the same as recomputing on the repeated rows.
+Groups with one label only (no reals, or no fakes): ``single_label="rate"`` (ours, the
+default) keeps such a group in every gap whose rate it defines (its accuracy, positive rate,
+TPR or FPR) and skips it only where its rate is undefined; ``single_label="drop"`` is PG-FDD's
+convention (its ``classification_metrics`` fails on a one-class group, which then has no
+metrics at all): the group is left out of every gap.
+
+Bootstrap: ``n_boot`` resamples of the grouping's *clusters* (:mod:`fakescope.metrics.bootstrap`:
+identity when the table has one in every row, else video id, else row; ``unit`` picks another),
+drawn with replacement over the whole set (not within groups), seeded; each resample recomputes
+every gap over the same judged groups. Gap intervals are ``centred`` percentile intervals (a
+max-min over groups is biased upward under resampling, so a plain percentile interval can miss
+its own estimate; see :func:`fakescope.metrics.bootstrap.interval`) and the bootstrap bias of
+each gap is reported (``gaps_bias``); per-group and overall rates get plain percentile
+intervals. Resampling is done with integer weights (counts), which is exactly the same as
+recomputing on the repeated rows.
 """
 
 from __future__ import annotations
@@ -42,11 +53,14 @@ import numpy as np
 import pandas as pd
 
 from fakescope.errors import ConfigError, DataError
+from fakescope.metrics.bootstrap import Clusters, cluster_weights, interval, resampling_unit
+from fakescope.metrics.bootstrap import bias as bootstrap_bias
 
 RATES = ("tpr", "fpr", "tnr", "fnr", "acc", "pr")
 GAP_NAMES = ("F_FPR", "F_OAE", "F_DP", "F_MEO", "AUC_gap", "F_EFPR", "F_EO", "F_G")
 DEFAULT_MIN_GROUP_SIZE = 30
 _MAX_CELLS = 4_000_000  # bootstrap chunk size (resamples x rows) to bound memory
+SINGLE_LABEL = ("rate", "drop")
 
 
 # Overall positive rate at or beyond which (or 1 - it) threshold-based gaps are flagged.
@@ -96,6 +110,8 @@ class GroupingReport:
     judged: list[str]
     warnings: list[str]
     n_missing: int = 0
+    gaps_bias: dict[str, float] = field(default_factory=dict)
+    unit: str = "row"  # what the bootstrap resampled, e.g. "identity (120 clusters)"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +122,8 @@ class GroupingReport:
             "gaps_ci": {k: [_num(a), _num(b)] for k, (a, b) in self.gaps_ci.items()},
             "judged_groups": list(self.judged),
             "small_groups": [g for g, s in self.groups.items() if s.small],
+            "gaps_bias": {k: _num(v) for k, v in self.gaps_bias.items()},
+            "resampled": self.unit,
             "n_missing": int(self.n_missing),
             "warnings": list(self.warnings),
         }
@@ -118,10 +136,11 @@ class GroupingReport:
         return pd.DataFrame(rows)
 
     def gaps_frame(self) -> pd.DataFrame:
-        """One row per gap metric: value, ci_low, ci_high (x100)."""
+        """One row per gap metric: value, ci_low, ci_high, bias (x100)."""
         return pd.DataFrame([{"metric": k, "value": v,
                               "ci_low": self.gaps_ci.get(k, (math.nan, math.nan))[0],
-                              "ci_high": self.gaps_ci.get(k, (math.nan, math.nan))[1]}
+                              "ci_high": self.gaps_ci.get(k, (math.nan, math.nan))[1],
+                              "bias": self.gaps_bias.get(k, math.nan)}
                              for k, v in self.gaps.items()])
 
 
@@ -136,6 +155,7 @@ class FairnessReport:
     ci: float
     seed: int
     n: int
+    single_label: str = "rate"
 
     def to_dict(self) -> dict[str, Any]:
         """``{grouping: {"groups": {name: {n, auc, tpr, ...}}, "gaps": {F_FPR, ...}, ...}}``.
@@ -144,14 +164,15 @@ class FairnessReport:
         grouping names.
         """
         settings = {"threshold": self.threshold, "min_group_size": self.min_group_size,
-                    "n_boot": self.n_boot, "ci": self.ci, "seed": self.seed, "n": self.n}
+                    "n_boot": self.n_boot, "ci": self.ci, "seed": self.seed, "n": self.n,
+                    "single_label": self.single_label}
         return {name: {**g.to_dict(), "settings": settings} for name, g in self.groupings.items()}
 
     def gaps_frame(self) -> pd.DataFrame:
         """All groupings' gaps in one long table (grouping, metric, value, ci_low, ci_high)."""
         frames = [g.gaps_frame().assign(grouping=name) for name, g in self.groupings.items()]
         df = pd.concat(frames, ignore_index=True)
-        return df[["grouping", "metric", "value", "ci_low", "ci_high"]]
+        return df[["grouping", "metric", "value", "ci_low", "ci_high", "bias"]]
 
 
 def _num(x: Any) -> Any:
@@ -292,7 +313,8 @@ def _grouping_specs(df: pd.DataFrame, groups: list[str], intersect: bool) -> lis
 
 
 def _audit_grouping(y, s, yhat, key: pd.Series, columns: list[str], *, min_group_size: int,
-                    n_boot: int, ci: float, rng: np.random.Generator) -> GroupingReport:
+                    n_boot: int, ci: float, rng: np.random.Generator, clusters: Clusters,
+                    single_label: str = "rate") -> GroupingReport:
     name = "*".join(columns)
     valid = key.notna().to_numpy()
     notes = []
@@ -300,6 +322,7 @@ def _audit_grouping(y, s, yhat, key: pd.Series, columns: list[str], *, min_group
     if n_missing:
         notes.append(f"{n_missing} row(s) without a value for {name} left out")
     y, s, yhat = y[valid], s[valid], yhat[valid]
+    clusters = clusters.subset(valid)
     labels, codes = np.unique(key[valid].astype(str).to_numpy(), return_inverse=True)
     n_groups = len(labels)
     r, r_all, auc = _stats_from_weights(np.ones((1, len(y))), y, yhat, s, codes, n_groups)
@@ -310,6 +333,12 @@ def _audit_grouping(y, s, yhat, key: pd.Series, columns: list[str], *, min_group
                "reported but left out of the gaps")
         notes.append(msg)
         warnings.warn(msg, SmallGroupWarning, stacklevel=3)
+    one_label = judged & ((r["pos"][0] == 0) | (r["neg"][0] == 0))
+    if single_label == "drop":
+        for g in np.flatnonzero(one_label):
+            notes.append(f"{name}={labels[g]}: one label only; left out of every gap "
+                         "(single_label='drop', PG-FDD's convention)")
+        judged = judged & ~one_label
     if judged.sum() < 2:
         notes.append(f"{name}: fewer than 2 groups with >= {min_group_size} rows; gaps are NaN")
     for k in ("fpr", "tpr", "auc"):
@@ -327,6 +356,7 @@ def _audit_grouping(y, s, yhat, key: pd.Series, columns: list[str], *, min_group
     gaps = {k: float(v[0]) for k, v in _gaps(r, r_all, auc, judged).items()}
 
     gaps_ci: dict[str, tuple[float, float]] = {}
+    gaps_bias: dict[str, float] = {}
     group_ci: list[dict[str, tuple[float, float]]] = [{} for _ in range(n_groups)]
     overall_ci: dict[str, tuple[float, float]] = {}
     if n_boot > 0 and len(y) > 0:
@@ -337,9 +367,7 @@ def _audit_grouping(y, s, yhat, key: pd.Series, columns: list[str], *, min_group
         done = 0
         while done < n_boot:
             b = min(chunk, n_boot - done)
-            idx = rng.integers(0, len(y), size=(b, len(y)))
-            flat = (idx + len(y) * np.arange(b)[:, None]).ravel()
-            w = np.bincount(flat, minlength=b * len(y)).reshape(b, len(y)).astype(np.float64)
+            w = cluster_weights(clusters, b, rng)
             rb, rb_all, aucb = _stats_from_weights(w, y, yhat, s, codes, n_groups)
             for k, v in _gaps(rb, rb_all, aucb, judged).items():
                 boot_gaps[k].append(v)
@@ -348,14 +376,16 @@ def _audit_grouping(y, s, yhat, key: pd.Series, columns: list[str], *, min_group
                 over = _weighted_auc(w, y, s) if k == "auc" else rb_all[k]
                 boot_overall[k].append(over)
             done += b
-        lo_q, hi_q = 100 * (1 - ci) / 2, 100 * (1 + ci) / 2
         for k, parts in boot_gaps.items():
-            gaps_ci[k] = _percentile(np.concatenate(parts), lo_q, hi_q)
+            reps = np.concatenate(parts)
+            gaps_ci[k] = interval(reps, ci=ci, method="centred", estimate=gaps[k],
+                                  bounds=(0.0, np.inf))
+            gaps_bias[k] = bootstrap_bias(reps, gaps[k])
         for k, parts in boot_rates.items():
             arr = np.concatenate(parts, axis=0)
             for g in range(n_groups):
-                group_ci[g][k] = _percentile(arr[:, g], lo_q, hi_q)
-            overall_ci[k] = _percentile(np.concatenate(boot_overall[k]), lo_q, hi_q)
+                group_ci[g][k] = interval(arr[:, g], ci=ci)
+            overall_ci[k] = interval(np.concatenate(boot_overall[k]), ci=ci)
 
     def stats(i: int | None) -> GroupStats:
         if i is None:
@@ -371,20 +401,14 @@ def _audit_grouping(y, s, yhat, key: pd.Series, columns: list[str], *, min_group
                           groups={str(labels[i]): stats(i) for i in range(n_groups)},
                           overall=stats(None), gaps=gaps, gaps_ci=gaps_ci,
                           judged=[str(labels[i]) for i in np.flatnonzero(judged)],
-                          warnings=notes, n_missing=n_missing)
-
-
-def _percentile(values: np.ndarray, lo_q: float, hi_q: float) -> tuple[float, float]:
-    v = values[np.isfinite(values)]
-    if len(v) == 0:
-        return (math.nan, math.nan)
-    lo, hi = np.percentile(v, [lo_q, hi_q])
-    return (float(lo), float(hi))
+                          warnings=notes, n_missing=n_missing, gaps_bias=gaps_bias,
+                          unit=clusters.describe())
 
 
 def fairness_report(scores: pd.DataFrame, *, groups: list[str], intersect: bool = True,
                     threshold: float = 0.5, min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
-                    n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> FairnessReport:
+                    n_boot: int = 1000, ci: float = 0.95, seed: int = 0, unit: str = "auto",
+                    single_label: str = "rate") -> FairnessReport:
     """Audit a scores table by demographic group.
 
     Args:
@@ -396,11 +420,18 @@ def fairness_report(scores: pd.DataFrame, *, groups: list[str], intersect: bool 
             (:class:`SmallGroupWarning`) and left out of the gaps.
         n_boot: bootstrap resamples for the intervals (0 = none).
         ci: interval level. seed: seed of the bootstrap.
+        unit: what the bootstrap resamples (:func:`fakescope.metrics.bootstrap.resampling_unit`:
+            ``auto`` = identity, else video_id, else row; or a column name, or ``row``).
+        single_label: ``rate`` (ours) or ``drop`` (PG-FDD's): how a group with only reals or
+            only fakes enters the gaps (see the module doc).
 
     Returns:
         :class:`FairnessReport`; rates are fractions, gaps are x100.
     """
     _check_options(threshold, min_group_size, n_boot, ci)
+    if single_label not in SINGLE_LABEL:
+        raise ConfigError(f"single_label={single_label!r}",
+                          hint="use rate (ours) or drop (PG-FDD's convention)")
     if not groups:
         raise ConfigError("no group columns given", hint="e.g. groups=['gender', 'race']")
     origin = scores.attrs.get("origin", "<scores>")
@@ -415,13 +446,15 @@ def fairness_report(scores: pd.DataFrame, *, groups: list[str], intersect: bool 
         raise DataError("p_fake must be finite and in [0, 1]", path=origin)
     yhat = (s >= threshold).astype(np.int64)
     specs = _grouping_specs(scores, list(groups), intersect)
+    clusters = resampling_unit(scores, unit=unit)
     out = {}
     for k, spec in enumerate(specs):
         key = group_key(scores, spec)
         rng = np.random.default_rng([seed, k])
         out["*".join(spec)] = _audit_grouping(y, s, yhat, key, spec,
                                               min_group_size=min_group_size, n_boot=n_boot,
-                                              ci=ci, rng=rng)
+                                              ci=ci, rng=rng, clusters=clusters,
+                                              single_label=single_label)
     return FairnessReport(groupings=out, threshold=float(threshold),
                           min_group_size=int(min_group_size), n_boot=int(n_boot), ci=float(ci),
-                          seed=int(seed), n=len(scores))
+                          seed=int(seed), n=len(scores), single_label=single_label)

@@ -12,8 +12,25 @@ docs/separability.md. For features ``X: (N, D)``, real/fake labels ``y: (N,)`` a
 5. supervised references on ``X``: cross-validated (stratified, grouped by identity when given)
    logistic-regression AUC and k-nearest-neighbour accuracy.
 
-Confidence intervals: percentile bootstrap over samples; the clustering is refitted on every
-resample, the supervised references resample their out-of-fold predictions.
+Confidence intervals: *half-sampling* (a delete-d jackknife, Shao & Wu 1989). Each draw takes
+``m`` of the ``n`` clusters (identities when ``groups`` are given, else samples) *without*
+replacement (``subsample`` = m/n, default 0.5) and recomputes everything from the raw features:
+standardisation, PCA, k-means and silhouette are refitted on the draw; the supervised
+references are recomputed on the draw's out-of-fold predictions. With replacement, a resample
+would hold duplicated points, which sit at distance 0 from each other and inflate the
+silhouette and the cluster agreement (estimates fell outside their own intervals). The spread of
+a statistic on ``m`` of ``n`` units estimates its spread on ``n`` after scaling by
+``sqrt(m / (n - m))`` (1 for half-samples), and a statistic on fewer points is biased (k-means
+and silhouette depend on N), so the interval is centred on the full-data estimate::
+
+    [theta + sqrt(m/(n-m)) (q_lo - mean*), theta + sqrt(m/(n-m)) (q_hi - mean*)]
+
+with ``q_lo, q_hi`` the ``(1 -+ ci) / 2`` quantiles of the draws and ``mean*`` their mean.
+
+Chance levels (:func:`chance_levels`, reported beside each score): AMI, ARI and silhouette 0;
+probe AUC 0.5; purity and kNN accuracy the largest class share, i.e. what one cluster or a
+constant prediction gets: ``max(n_real, n_fake) / N`` for ``purity_binary`` (``G / (G + 1)``
+with real:fake = 1:G, not 0.5) and the largest source's share for ``purity_source``.
 """
 
 from __future__ import annotations
@@ -62,13 +79,16 @@ class SeparabilityResult:
     knn_accuracy: float
     seed: int
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    chance: dict[str, float] = field(default_factory=dict)
+    resampled: str = ""  # what the intervals subsample, e.g. "identity (40 of 80 per draw)"
 
     def as_row(self) -> dict[str, Any]:
-        """Flat dict: every metric plus ``<metric>_lo`` / ``<metric>_hi``."""
-        row = {k: v for k, v in asdict(self).items() if k != "ci"}
+        """Flat dict: every metric plus ``<metric>_lo`` / ``<metric>_hi`` / ``<metric>_chance``."""
+        row = {k: v for k, v in asdict(self).items() if k not in ("ci", "chance")}
         for m in METRICS:
             lo, hi = self.ci.get(m, (np.nan, np.nan))
             row[f"{m}_lo"], row[f"{m}_hi"] = lo, hi
+            row[f"{m}_chance"] = self.chance.get(m, np.nan)
         return row
 
 
@@ -170,11 +190,33 @@ def _unsupervised(z, y, s_codes, k_src, seed, n_init) -> dict[str, float]:
     return out
 
 
+def chance_levels(labels: np.ndarray, sources: np.ndarray) -> dict[str, float]:
+    """What each score is at chance (see the module doc): 0 for the adjusted and silhouette
+    scores, 0.5 for the probe AUC, the largest class share for purity and kNN accuracy."""
+    def top_share(v):
+        return float(np.unique(v, return_counts=True)[1].max() / len(v))
+
+    share = top_share(np.asarray(labels))
+    return {"ami_binary": 0.0, "ari_binary": 0.0, "purity_binary": share,
+            "ami_source": 0.0, "ari_source": 0.0, "purity_source": top_share(np.asarray(sources)),
+            "silhouette": 0.0, "probe_auc": 0.5, "knn_accuracy": share}
+
+
+def _draws(codes: np.ndarray, m: int, n_boot: int, rng: np.random.Generator):
+    """Row indices of ``n_boot`` subsamples of ``m`` of the clusters ``codes`` (no replacement)."""
+    k = int(codes.max()) + 1
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(k + 1))
+    for _ in range(n_boot):
+        pick = np.sort(rng.choice(k, m, replace=False))
+        yield np.concatenate([order[bounds[c]:bounds[c + 1]] for c in pick])
+
+
 def backbone_separability(features: np.ndarray, labels: np.ndarray,
                           sources: np.ndarray | None = None, *,
                           groups: np.ndarray | None = None, pca: int | None = 32,
                           n_init: int = 10, n_folds: int = 5, knn_k: int = 5,
-                          n_boot: int = 200, ci: float = 0.95,
+                          n_boot: int = 200, ci: float = 0.95, subsample: float = 0.5,
                           seed: int = 0) -> SeparabilityResult:
     """fakescope's backbone separability of one feature set (see the module docstring).
 
@@ -184,7 +226,9 @@ def backbone_separability(features: np.ndarray, labels: np.ndarray,
         sources: (N,) source names ("real" or a generator); None -> the labels.
         groups: (N,) identity (or video) ids: CV folds never split a group.
         pca: components kept after standardising (None: all).
-        n_boot: bootstrap resamples for the CIs (0: none). Same ``seed`` -> same result.
+        n_boot: subsamples for the CIs (0: none). Same ``seed`` -> same result.
+        subsample: share of the clusters (identities in ``groups``, else samples) in each
+            subsample, drawn without replacement (module doc).
     """
     x = np.asarray(features, np.float64)
     y = np.asarray(labels).astype(np.int64)
@@ -198,27 +242,40 @@ def backbone_separability(features: np.ndarray, labels: np.ndarray,
     g = None if groups is None else np.asarray(groups).astype(str)
     score, knn = out_of_fold(x, y, groups=g, n_folds=n_folds, knn_k=knn_k, seed=seed)
     point["probe_auc"], point["knn_accuracy"] = _scored_auc(y, score), _acc(y, knn)
-    intervals = {}
+    intervals: dict[str, tuple[float, float]] = {}
+    resampled = ""
     if n_boot > 0:
+        if not 0.0 < subsample < 1.0:
+            raise ValueError(f"subsample must be in (0, 1), got {subsample}")
+        unit = "identity" if g is not None else "sample"
+        codes = np.unique(g if g is not None else np.arange(len(y)), return_inverse=True)[1]
+        n_units = int(codes.max()) + 1
+        m = min(max(2, int(round(subsample * n_units))), n_units - 1)
+        resampled = f"{unit} ({m} of {n_units} per draw, without replacement)"
         rng = np.random.default_rng(seed)
-        boots: dict[str, list[float]] = {m: [] for m in METRICS}
-        for _ in range(n_boot):
-            idx = rng.integers(0, len(y), len(y))
+        boots: dict[str, list[float]] = {k: [] for k in METRICS}
+        for idx in _draws(codes, m, n_boot, rng):
             if len(np.unique(y[idx])) < 2:
                 continue
-            for m, v in _unsupervised(z[idx], y[idx], s_codes[idx], k_src, seed,
+            zi = reduce_dim(standardize(x[idx]), pca, seed=seed)  # refitted on the draw
+            for k, v in _unsupervised(zi, y[idx], s_codes[idx], k_src, seed,
                                       max(1, n_init // 2)).items():
-                boots[m].append(v)
+                boots[k].append(v)
             boots["probe_auc"].append(_scored_auc(y[idx], score[idx]))
             boots["knn_accuracy"].append(_acc(y[idx], knn[idx]))
+        scale = float(np.sqrt(m / (n_units - m)))
         a = (1 - ci) / 2
-        for m, vals in boots.items():
+        for k, vals in boots.items():
             v = np.asarray(vals, np.float64)
             v = v[~np.isnan(v)]
-            intervals[m] = ((float(np.quantile(v, a)), float(np.quantile(v, 1 - a)))
-                            if len(v) else (float("nan"), float("nan")))
+            if len(v) == 0 or not np.isfinite(point[k]):
+                intervals[k] = (float("nan"), float("nan"))
+                continue
+            lo, hi = scale * (np.quantile(v, [a, 1 - a]) - v.mean()) + point[k]
+            intervals[k] = (float(lo), float(hi))
     return SeparabilityResult(n_samples=len(y), n_features=x.shape[1], n_components=z.shape[1],
-                              n_sources=k_src, seed=seed, ci=intervals, **point)
+                              n_sources=k_src, seed=seed, ci=intervals,
+                              chance=chance_levels(y, src), resampled=resampled, **point)
 
 
 def rank_correlation(x: np.ndarray, y: np.ndarray, *, n_boot: int = 1000, ci: float = 0.95,

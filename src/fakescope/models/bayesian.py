@@ -10,10 +10,27 @@ Training minimises ``NLL + KL / N`` (``N`` = training-set size): :class:`BayesLo
 as ``create_loss("bayes")`` by :mod:`fakescope.train.losses` (the loss registry lives in
 ``train``, a layer above; this module imports nothing from it).
 
-Forward passes use the *local reparameterisation trick* (Kingma et al. 2015): instead of
-sampling a weight matrix, the pre-activation ``b = x W^T`` is sampled per example from
-``N(x mu^T, x^2 sigma^2T)`` — same distribution, lower-variance gradients, and every example
-gets its own weight draw (so repeating features ``T`` times in one batch gives ``T`` samples).
+How a layer samples in a forward pass:
+
+* :class:`BayesLinear` on ``(N, in)`` inputs uses the *local reparameterisation trick*
+  (Kingma et al. 2015): the pre-activation ``b = x W^T`` is sampled per example from
+  ``N(x mu^T, x^2 sigma^2T)``. Each output of an example depends on its own weight row, so this
+  is exactly the distribution of per-example weight samples, with lower-variance gradients.
+* :class:`BayesConv2d` (and a linear layer on ``(N, *, in)``, e.g. tokens) uses *Flipout*
+  (Wen et al. 2018). The local trick is not exact there: one weight serves every spatial
+  position, but the trick would give each position independent noise, so after pooling over
+  ``P`` positions the variance shrinks up to ``P``-fold, understating epistemic uncertainty
+  (issue 27 reports ~180x; on ResNet-18 at 64 px, whose last stage is only 2 x 2, the pooled
+  features' variance was 3.6x too small). Flipout draws one perturbation
+  ``dW = sigma * eps`` per pass and gives example ``n`` the weight ``mu + dW * (r_n s_n^T)``
+  with random signs ``r_n`` (output channels) and ``s_n`` (input channels)::
+
+      y_n = conv(x_n, mu) + r_n * conv(x_n * s_n, dW) + b_n
+
+  Since ``eps`` is symmetric, every example's weight is an exact sample of ``q(w)``, shared by
+  all of its positions (the true correlation), and examples are decorrelated; the bias
+  ``b_n ~ N(b_mu, b_sigma^2)`` is drawn per example. So repeating an input ``T`` times in one
+  batch gives ``T`` samples (pseudo-independent ones: they share ``|dW|``).
 
 Sampling is on in ``train()`` mode. In ``eval()`` mode a layer returns its posterior mean (so a
 normal prediction is deterministic) unless sampling is switched on with
@@ -110,15 +127,26 @@ class BayesLinear(_BayesMixin, nn.Module):
         if not self.sampling:
             return mean
         ws, bs = self._sigmas()
-        var = F.linear(x * x, ws * ws, None if bs is None else bs * bs)
-        return mean + torch.sqrt(var + _EPS) * torch.randn_like(mean)
+        if x.dim() == 2:  # local reparameterisation: exact for one input vector per example
+            var = F.linear(x * x, ws * ws, None if bs is None else bs * bs)
+            return mean + torch.sqrt(var + _EPS) * torch.randn_like(mean)
+        # Flipout: the rows of one example share its weight sample (see the module doc)
+        shape = (x.shape[0],) + (1,) * (x.dim() - 2)
+        s_in = _signs(x, shape + (self.in_features,))
+        r_out = _signs(x, shape + (self.out_features,))
+        out = mean + r_out * F.linear(x * s_in, ws * torch.randn_like(ws))
+        if bs is not None:
+            out = out + bs * torch.randn(shape + (self.out_features,), device=x.device,
+                                         dtype=x.dtype)
+        return out
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, prior_sigma={self.prior_sigma}"
 
 
 class BayesConv2d(_BayesMixin, nn.Module):
-    """Mean-field Gaussian ``nn.Conv2d`` (any stride/padding/dilation/groups)."""
+    """Mean-field Gaussian ``nn.Conv2d`` (any stride/padding/dilation/groups), sampled with
+    Flipout: one weight sample per example, shared by all its positions (module doc)."""
 
     def __init__(self, conv: nn.Conv2d, *, prior_sigma: float = 1.0, posterior_sigma: float = 1e-3):
         super().__init__()
@@ -136,15 +164,27 @@ class BayesConv2d(_BayesMixin, nn.Module):
         return F.conv2d(x, w, b, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (N, C_in, H, W) -> (N, C_out, H', W')``; Flipout when sampling (module doc)."""
         mean = self._conv(x, self.weight_mu, self.bias_mu)
         if not self.sampling:
             return mean
         ws, bs = self._sigmas()
-        var = self._conv(x * x, ws * ws, None if bs is None else bs * bs)
-        return mean + torch.sqrt(var + _EPS) * torch.randn_like(mean)
+        n = x.shape[0]
+        s_in = _signs(x, (n, x.shape[1], 1, 1))
+        r_out = _signs(x, (n, mean.shape[1], 1, 1))
+        out = mean + r_out * self._conv(x * s_in, ws * torch.randn_like(ws), None)
+        if bs is not None:
+            out = out + (bs * torch.randn(n, bs.shape[0], device=x.device,
+                                          dtype=x.dtype))[:, :, None, None]
+        return out
 
 
 BAYES_LAYERS = (BayesLinear, BayesConv2d)
+
+
+def _signs(like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Random +-1 of ``shape`` (Flipout's sign flips), on ``like``'s device and dtype."""
+    return torch.randint(0, 2, shape, device=like.device).to(like.dtype).mul_(2).sub_(1)
 
 
 def bayes_modules(model: nn.Module) -> list[nn.Module]:
@@ -249,6 +289,11 @@ def heads_only_bayesian(detector: nn.Module) -> bool:
 class BayesLoss(nn.Module):
     """Bayes-by-backprop loss ``cross_entropy + kl_weight * KL(model) / N``.
 
+    ``kl_weight`` (default 1) scales the KL term: with a small training set the KL of a whole
+    layer dwarfs the likelihood, and a weight below 1 lets the posterior fit the data (see
+    ``docs/uncertainty.md``). After each call ``last_nll`` and ``last_kl_term`` hold the two
+    terms (floats).
+
     ``N`` is the training-set size (the KL is spread over an epoch of mini-batches, as in
     Blundell et al. 2015). Follows the loss registry's protocol (``create_loss("bayes")``):
     the engine calls ``bind(model=..., n_train=N)`` before training, then
@@ -280,4 +325,7 @@ class BayesLoss(nn.Module):
         target = batch["target"] if isinstance(batch, dict) else batch
         nll = F.cross_entropy(logits, target)
         kl = kl_divergence(self._model[0]).to(nll.device)
-        return nll + self.kl_weight * kl / self.num_train
+        kl_term = self.kl_weight * kl / self.num_train
+        # the balance of the two terms, for a check of kl_weight (see docs/uncertainty.md)
+        self.last_nll, self.last_kl_term = float(nll.detach()), float(kl_term.detach())
+        return nll + kl_term

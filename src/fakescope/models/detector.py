@@ -31,6 +31,9 @@ class Detector(nn.Module):
         heads: extra heads ``{name: num_outputs}`` (e.g. ``{"group": 8}`` for demographics).
         dropout: probability of the dropout applied to the features before *each* head; it is
             the hook that head-only MC dropout uses.
+        backbone_dropout: probability of the dropout after each backbone stage
+            (:mod:`fakescope.models.stage_dropout`); 0 = none. Full-network MC dropout
+            (``method="mc"``) samples it together with the head dropout.
         mean, std: per-channel normalisation applied inside ``features``.
         arch: the registry name and options that rebuild this model (stored in checkpoints).
     """
@@ -43,6 +46,7 @@ class Detector(nn.Module):
         num_classes: int = 2,
         heads: dict[str, int] | None = None,
         dropout: float = 0.0,
+        backbone_dropout: float = 0.0,
         mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
         std: tuple[float, float, float] = (0.229, 0.224, 0.225),
         class_names: list[str] | None = None,
@@ -55,6 +59,14 @@ class Detector(nn.Module):
         self.feature_dim = int(feature_dim)
         self.num_classes = int(num_classes)
         self.head_dropout = nn.Dropout(p=float(dropout))
+        self.backbone_dropout = float(backbone_dropout)
+        if self.backbone_dropout > 0:
+            from fakescope.models.stage_dropout import add_stage_dropout
+
+            self.stage_dropout = add_stage_dropout(backbone, self.backbone_dropout)
+            if not len(self.stage_dropout):
+                raise ValueError("backbone_dropout > 0 but the backbone has no stage to put it "
+                                 "after (no feature_info, no convolutional child)")
         self.heads = nn.ModuleDict({DETECT: nn.Linear(self.feature_dim, self.num_classes)})
         for name, k in (heads or {}).items():
             if name == DETECT:
@@ -96,6 +108,7 @@ class Detector(nn.Module):
             "num_classes": self.num_classes,
             "heads": self.extra_heads,
             "dropout": self.head_dropout.p,
+            **({"backbone_dropout": self.backbone_dropout} if self.backbone_dropout else {}),
             "class_names": self.class_names,
             "mean": [float(v) for v in self.mean.flatten()],
             "std": [float(v) for v in self.std.flatten()],

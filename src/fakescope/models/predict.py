@@ -12,9 +12,13 @@ video scoring, the studies, the robustness sweep and the uncertainty code — ca
 
 - ``"none"``: one deterministic pass (``T = 1``).
 - ``"mc"``: MC dropout over the whole network: the model in ``eval()`` (BatchNorm uses running
-  statistics) with only its Dropout modules in train mode, ``T`` full forward passes. For
-  detectors whose only dropout is the head dropout this samples the same distribution as
-  ``"mc_head"`` at ``T`` times the cost.
+  statistics) with only its dropout in train mode — Dropout modules, timm's DropPath
+  (stochastic depth) and modules that call functional dropout with a ``drop_rate`` (their own
+  flag only, not their children's) — ``T`` full forward passes. A detector needs dropout in
+  its backbone for this to differ from ``"mc_head"`` (``model.backbone_dropout``,
+  :mod:`fakescope.models.stage_dropout`); without, it samples the head dropout only, the same
+  distribution as ``"mc_head"`` at ``T`` times the cost, and a :class:`SameAsHeadWarning`
+  says so.
 - ``"mc_head"``: MC dropout in the heads only: ``model.features`` once, then the features
   repeated ``T`` times in one batch through ``model.forward_heads`` with ``head_dropout``
   active (vectorised; cost ~ one backbone pass).
@@ -39,6 +43,7 @@ same seed gives the same samples and the caller's global RNG is untouched.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -89,9 +94,26 @@ def iter_batches(images, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.
             yield x, part
 
 
+class SameAsHeadWarning(UserWarning):
+    """``method="mc"`` on a model whose only dropout is the head's: the numbers are mc_head's."""
+
+
+def _drop_prob(m: nn.Module) -> float:
+    """The drop probability of a dropout-like module (Dropout ``p``, DropPath ``drop_prob``),
+    or of a module that calls functional dropout (``drop_rate``), else 0."""
+    if isinstance(m, DROPOUT_TYPES):
+        return float(m.p)
+    for attr in ("drop_prob", "drop_rate"):
+        v = getattr(m, attr, None)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+    return 0.0
+
+
 def dropout_modules(model: nn.Module) -> list[nn.Module]:
-    """Dropout modules of ``model`` with ``p > 0``."""
-    return [m for m in model.modules() if isinstance(m, DROPOUT_TYPES) and m.p > 0]
+    """Modules of ``model`` that drop with probability > 0: Dropout, DropPath, and modules
+    using functional dropout with a ``drop_rate`` (see ``"mc"`` in the module doc)."""
+    return [m for m in model.modules() if _drop_prob(m) > 0]
 
 
 @contextmanager
@@ -100,7 +122,10 @@ def mc_mode(model: nn.Module, modules: list[nn.Module]) -> Iterator[nn.Module]:
     modes = {m: m.training for m in model.modules()}
     model.eval()
     for m in modules:
-        m.train()
+        if isinstance(m, DROPOUT_TYPES) or not any(True for _ in m.children()):
+            m.train()
+        else:  # a block calling F.dropout(training=self.training): its flag, not its BatchNorms
+            m.training = True
     try:
         yield model
     finally:
@@ -288,6 +313,11 @@ def _predict_batch(members, x, method, t, seed, head, max_shift, max_scale) -> t
     if not drops:
         raise ModelError("the model has no dropout with p > 0, so MC dropout gives one answer",
                          hint="train it with dropout > 0 (e.g. --dropout 0.2)")
+    if [id(d) for d in drops] == [id(getattr(model, "head_dropout", None))]:
+        warnings.warn("method 'mc': the model's only dropout is its head dropout, so it samples "
+                      "what 'mc_head' samples (same distribution, T times the cost); train with "
+                      "model.backbone_dropout > 0 for full-network MC dropout",
+                      SameAsHeadWarning, stacklevel=3)
     with mc_mode(model, drops):
         return _full_passes(model, x, t, head)
 

@@ -71,6 +71,7 @@ def create_detector(
     num_classes: int = 2,
     heads: dict[str, int] | None = None,
     dropout: float = 0.0,
+    backbone_dropout: float = 0.0,
     pretrained: bool = False,
     checkpoint_path: str | Path | None = None,
     class_names: list[str] | None = None,
@@ -86,6 +87,8 @@ def create_detector(
         num_classes: 2 for real/fake; ``1 + #sources`` for multi-class (class 0 = real).
         heads: extra heads, ``{"group": 8}``.
         dropout: dropout before each head (MC dropout's hook).
+        backbone_dropout: dropout after each backbone stage (full-network MC dropout samples
+            it; :mod:`fakescope.models.stage_dropout`).
         pretrained: download ImageNet weights from the hub (online users only).
         checkpoint_path: local backbone weights (``.safetensors`` or ``.pth``): the offline way.
         image_size: the input size this model is trained at (stored for preprocessing).
@@ -95,5 +98,6 @@ def create_detector(
         pretrained=pretrained, checkpoint_path=checkpoint_path, **backbone_opts)
     arch = {"name": name, "image_size": int(image_size or spec.default_size), **backbone_opts}
     return Detector(backbone, dim, num_classes=num_classes, heads=heads, dropout=dropout,
+                    backbone_dropout=backbone_dropout,
                     mean=tuple(mean or bmean), std=tuple(std or bstd), class_names=class_names,
                     arch=arch)

@@ -57,6 +57,7 @@ from fakescope.train.distributed import (
 )
 from fakescope.train.losses import create_loss
 from fakescope.train.paired_sampler import create_train_sampler
+from fakescope.train.readable import refuse_unreadable
 from fakescope.train.resume import resume_conflicts, rng_state, set_rng_state
 from fakescope.train.sam import SAM, frozen_bn_stats
 from fakescope.uncertainty.ood import fit_detector_ood, save_ood
@@ -204,10 +205,16 @@ class Engine:
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss.item()} (lower optim.lr?)")
         if isinstance(opt, SAM):
+            if scaler.is_enabled():  # SAM's two steps would see scaled (or inf) gradients
+                raise ConfigError("optim.sam with fp16 mixed precision (a gradient scaler) is "
+                                  "not supported", hint="set train.amp=false, or train on a "
+                                  "device with bf16 (no scaler)")
             loss.backward()
             opt.first_step(zero_grad=True)
             with frozen_bn_stats(self.model), self._autocast():
                 self.loss(net(batch["image"]), batch).backward()
+            if self.cfg.optim.grad_clip:  # the gradient the update uses: the second pass's
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
             opt.second_step(zero_grad=True)
             return float(loss.detach())
         opt.zero_grad(set_to_none=True)
@@ -377,6 +384,10 @@ class Engine:
             val = None
             if self.dist.is_main:
                 val, _ = self.evaluate(val_ds)
+                for ds, what in ((train_ds, "training"), (val_ds, "validation")):
+                    refuse_unreadable(ds, getattr(ds, "bad_items", {}),
+                                      cfg.data.max_unreadable, what=what,
+                                      record=self.out / "skipped.csv")
             val = broadcast_object(val, self.dist)
             row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan,
                    "lr": sched.get_last_lr()[0], **{f"val_{k}": v for k, v in val.items()}}

@@ -79,6 +79,7 @@ def build_model(cfg: TrainConfig, class_names: list[str]):
     seed_everything(cfg.train.seed)
     size = cfg.data.map_window if is_map_detector(m.name) else cfg.data.image_size
     return create_detector(m.name, num_classes=len(class_names), class_names=class_names,
-                           heads=m.heads or None, dropout=m.dropout, pretrained=m.pretrained,
+                           heads=m.heads or None, dropout=m.dropout,
+                           backbone_dropout=m.backbone_dropout, pretrained=m.pretrained,
                            checkpoint_path=m.checkpoint_path, image_size=size)
 

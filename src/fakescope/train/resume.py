@@ -44,6 +44,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 RESUME_FREE = {"data.manifest", "data.num_workers", "data.cache_images", "train.device",
                "train.eval_batch_size", "train.progress", "train.resume",
                "train.save_every_steps", "out_dir",
+               # a refusal threshold: a training it lets through is the same training
+               "data.max_unreadable",
                # where a map detector's signal and map caches live, and how many processes
                # fill them: the caches refuse other settings themselves
                "data.signals_dir", "data.map_cache", "data.signal_workers"}

@@ -48,6 +48,7 @@ from fakescope.models.device import resolve_device
 from fakescope.scores import read_scores, scores_table, write_scores
 from fakescope.train.distributed import is_main_process
 from fakescope.train.engine import Engine, predict_dataset
+from fakescope.train.readable import missing_files, refuse_unreadable
 from fakescope.train.recipe import build_datasets, build_model
 from fakescope.train.resume import config_conflicts
 from fakescope.train.signal_data import is_map_detector
@@ -251,6 +252,9 @@ def fit_or_reuse(cfg: TrainConfig, rows: pd.DataFrame | None = None,
     _write_record(out, {"format": FORMAT, "finished": False, "settings": cfg.to_dict(),
                         "rows": record})
     data = build_datasets(cfg, rows, out=out, say=log)
+    for ds, what in ((data.train, "training"), (data.val, "validation")):
+        refuse_unreadable(ds, missing_files(ds), cfg.data.max_unreadable, what=what,
+                          record=out / "skipped.csv")
     engine = Engine(model if model is not None else build_model(cfg, data.class_names), cfg,
                     out, loss=loss)
     result = engine.fit(data.train, data.val)

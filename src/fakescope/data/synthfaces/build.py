@@ -11,8 +11,9 @@ Layout under ``out_dir``::
     manifest.csv, synth_config.json
 
 Work is split into chunks of up to 4 identities of the same (domain, split); every random draw
-comes from ``SeedSequence([seed, stage, identity, k])``, so the bytes do not depend on the number
-of workers, and a rerun skips finished chunks (resume) or reuses a complete build.
+comes from ``SeedSequence([seed, stage, identity, k])`` and every chunk runs single-threaded
+(:func:`single_threaded`), so the bytes depend neither on the number of workers nor on the
+thread count, and a rerun skips finished chunks (resume) or reuses a complete build.
 """
 
 from __future__ import annotations
@@ -137,9 +138,24 @@ def _round(d: dict) -> dict:
             for k, v in d.items()}
 
 
+def single_threaded():
+    """Pin every threaded library a build calls to one thread (OpenCV, and BLAS/OpenMP through
+    threadpoolctl; a context manager for the latter), so that no result depends on how a
+    library splits its work between threads: the bytes of a build must not depend on the
+    machine's core count or ``OMP_NUM_THREADS``."""
+    from threadpoolctl import threadpool_limits
+
+    cv2.setNumThreads(1)
+    return threadpool_limits(limits=1)
+
+
 def run_chunk(cfg: SynthConfig, chunk: dict, out: Path) -> list[dict]:
     """Render one chunk's reals and fakes, write its files; returns its manifest rows."""
-    cv2.setNumThreads(1)
+    with single_threaded():
+        return _run_chunk(cfg, chunk, out)
+
+
+def _run_chunk(cfg: SynthConfig, chunk: dict, out: Path) -> list[dict]:
     idents = make_identities(cfg.identities, seed=cfg.seed, proportions=cfg.proportions)
     gens = {g: create_generator(g, **cfg.generator_opts.get(g, {})) for g in cfg.generators}
     K = cfg.images_per_identity

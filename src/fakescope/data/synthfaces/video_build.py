@@ -43,7 +43,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
@@ -55,6 +54,7 @@ from fakescope.data.synthfaces.build import (
     build_chunks,
     claim_folder,
     plan,
+    single_threaded,
 )
 from fakescope.data.synthfaces.clip import RenderedClip, render_clip, sample_timeline
 from fakescope.data.synthfaces.physiology import (
@@ -238,7 +238,11 @@ def _mean_hr(pulse, t) -> float:
 
 def run_video_chunk(cfg: VideoSynthConfig, chunk: dict, out: Path) -> list[dict]:
     """Render one chunk's real clips and their fakes, write files; returns its manifest rows."""
-    cv2.setNumThreads(1)
+    with single_threaded():
+        return _run_video_chunk(cfg, chunk, out)
+
+
+def _run_video_chunk(cfg: VideoSynthConfig, chunk: dict, out: Path) -> list[dict]:
     idents = make_identities(cfg.identities, seed=cfg.seed, proportions=cfg.proportions)
     K, G = cfg.clips_per_identity, len(cfg.generators)
     reals = {(i, k): _render_real(cfg, idents[i], i, k, chunk["domain"])

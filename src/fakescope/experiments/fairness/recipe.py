@@ -26,7 +26,7 @@ def run_fairness_study(out_dir: str | Path, cfg: StudyConfig | None = None, *,
     """
     cfg = cfg or StudyConfig()
     names = cfg.method_names()
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()  # every path the study writes into a manifest is absolute
     out.mkdir(parents=True, exist_ok=True)
     manifest = build_study_data(out, cfg, synth=synth, retrain=retrain)
     balanced = None

@@ -52,7 +52,7 @@ def rows_of(method: str, domain: str, rep: FairnessReport) -> tuple[dict, list[d
     inter = rep.groupings["skin_tone*age_group"]
     lo, hi = inter.overall.ci.get("auc", (np.nan, np.nan))
     row = {"method": method, "domain": domain, "n": inter.overall.n, "auc": inter.overall.auc,
-           "auc_lo": lo, "auc_hi": hi, "pr": inter.overall.pr}
+           "auc_lo": lo, "auc_hi": hi, "pr": inter.overall.pr, "resampled": inter.unit}
     for k, v in inter.gaps.items():
         row[k] = v
         row[f"{k}_lo"], row[f"{k}_hi"] = inter.gaps_ci.get(k, (np.nan, np.nan))
@@ -153,7 +153,9 @@ def write_report(out: Path, cfg: StudyConfig, manifest: pd.DataFrame,
             f"under-represented: {json.dumps(cfg.bias)}), detector {cfg.detector} at "
             f"{cfg.size} px, {cfg.epochs} epoch(s), seed {cfg.seed}. Gaps (x100) over the "
             "skin_tone x age_group groups, 95% bootstrap intervals "
-            f"({cfg.n_boot} resamples); intra-domain = studio test, cross-domain = phone test."
+            f"({cfg.n_boot} resamples of whole clusters: "
+            f"{', '.join(sorted(set(table['resampled'])))}; gap intervals centred on their "
+            "estimate, docs/fairness.md); intra-domain = studio test, cross-domain = phone test."
             f"\n\n{said['text']}")
     section = Section(key="fairness_study", title="Fairness generalisation study", text=text,
                       tables={"results": table[show], "groups": groups_df,
