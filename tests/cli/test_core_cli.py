@@ -57,7 +57,7 @@ def test_train_evaluate_detect_end_to_end(toy_manifest, tmp_path, capsys):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n trunc")
     code, out = _main_exit(["detect", str(img_dir / "0000.png"), str(bad), "--model",
-                            str(tmp_path / "run" / "best"), "--json"], capsys)
+                            str(tmp_path / "run" / "best"), "--json", "--faces", "none"], capsys)
     assert code == 1
     results = json.loads(out.out)
     assert results[0]["path"].endswith("0000.png") and 0 <= results[0]["p_fake"] <= 1
@@ -105,7 +105,8 @@ def test_detect_uncertainty_mc_and_ensemble(toy_checkpoint, toy_manifest, tmp_pa
     img = str(toy_manifest.parent / "img" / "0001.png")
     best, last = str(toy_checkpoint / "best"), str(toy_checkpoint / "last")
     res = runner.invoke(app, ["detect", img, "--model", best, "--json", "--uncertainty", "mc",
-                              "--samples", "8", "--map", str(tmp_path / "maps")])
+                              "--samples", "8", "--map", str(tmp_path / "maps"), "--faces",
+                              "none"])
     assert res.exit_code == 0, res.output
     [r] = json.loads(res.stdout)
     u = r["uncertainty"]
@@ -113,7 +114,7 @@ def test_detect_uncertainty_mc_and_ensemble(toy_checkpoint, toy_manifest, tmp_pa
     assert u["total"] == pytest.approx(u["aleatoric"] + u["epistemic"], abs=1e-6)
     assert all((tmp_path / "maps").glob("*_uncertainty.png"))
     res = runner.invoke(app, ["detect", img, "--model", best, "--model", last, "--json",
-                              "--uncertainty", "ensemble"])
+                              "--uncertainty", "ensemble", "--faces", "none"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)[0]["uncertainty"]["epistemic"] >= 0
     code, out = _main_exit(["detect", img, "--model", best, "--uncertainty", "ensemble"], capsys)

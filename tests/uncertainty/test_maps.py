@@ -120,7 +120,8 @@ def test_detect_cli_contract(tmp_path, tiny_detector):
         save_image(tmp_path / "imgs" / f"f{i}.png", rng.integers(0, 255, (40, 40, 3), np.uint8))
     res = CliRunner().invoke(app, ["detect", str(tmp_path / "imgs"), "--model",
                                    str(tmp_path / "ckpt"), "--uncertainty", "mc", "--samples",
-                                   "4", "--map", str(tmp_path / "maps"), "--json"])
+                                   "4", "--map", str(tmp_path / "maps"), "--json",
+                                   "--faces", "none"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert len(out) == 2 and {"path", "p_fake", "uncertainty"} <= set(out[0])

@@ -120,57 +120,99 @@ def detect(
     paths: list[Path] = typer.Argument(..., help="Images, videos and/or folders (searched recursively)."),
     model: list[Path] = typer.Option(..., "--model", help="Checkpoint folder (repeat it for "
                                      "--uncertainty ensemble)."),
-    json_: bool = typer.Option(False, "--json", help="Print one JSON list instead of a table."),
+    json_: bool = typer.Option(False, "--json", help="Print one JSON list (streamed) instead "
+                               "of a table."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON object a line, as each "
+                               "file is scored."),
     uncertainty: str = typer.Option("none", help=f"One of {', '.join(UNCERTAINTY_METHODS)}."),
     samples: int = typer.Option(32, help="Stochastic passes T for the uncertainty method."),
-    map_dir: Path | None = typer.Option(None, "--map", help="Write uncertainty overlay PNGs here."),
-    threshold: float = typer.Option(0.5, help="p_fake at or above which an image is called fake."),
-    batch_size: int = typer.Option(32, help="Images per forward pass."),
+    map_dir: Path | None = typer.Option(None, "--map", help="Write overlay PNGs here at the "
+                                        "input's resolution: saliency, and its variance over "
+                                        "passes with --uncertainty."),
+    threshold: float = typer.Option(0.5, help="p_fake at or above which a face is called fake."),
+    batch_size: int = typer.Option(32, help="Faces per forward pass (and per streamed batch)."),
     frames: int = typer.Option(32, help="Evenly spaced frames scored per video."),
-    faces: str = typer.Option("hog", help="Face detector for video frames: hog, cnn or none "
-                              "(score whole frames)."),
+    faces: str = typer.Option("auto", help="Faces: auto (find every face and align it as the "
+                              "checkpoint's training data was), hog, cnn (dlib detector), or "
+                              "none (score each image / frame as is)."),
+    min_face: int = typer.Option(24, help="Faces smaller than this (box side, pixels) are not "
+                                 "scored."),
+    max_megapixels: float = typer.Option(50.0, help="Refuse images larger than this (read from "
+                                         "the header, before decoding)."),
+    min_size: int = typer.Option(16, help="Refuse images whose shorter side is smaller (pixels)."),
     save_maps: Path | None = typer.Option(None, "--save-maps", help="Map detectors: write each "
                                           "clip's first signal map here as PNG."),
 ):
-    """Score images and videos with a checkpoint: one result per file with p_fake.
+    """Score images and videos with a checkpoint: one result per file, one entry per face.
 
-    A video's score is the mean over evenly spaced frames of its aligned face (per-frame scores
-    are in the JSON). With a map detector's checkpoint (ppg_map, motion_map) a clip's face is
-    tracked, its signals become one map per window and the score is the mean over windows.
-    Bad files are reported per file and skipped; exit code 0 when all were scored, 1 when some
-    failed, 2 when none could be read.
+    Every face in a photo is found and aligned as the checkpoint's training data was (its
+    recorded preprocessing); the file's verdict is that of its most-fake face. A file with no
+    face is reported as such (--faces none scores it whole). Each result carries ood_score and
+    in_distribution; a face outside the training distribution gets the verdict "uncertain" (its
+    p_fake is kept). Files are streamed in batches; --jsonl prints each result as it comes,
+    otherwise a table follows at the end. A video's score is the mean over its sampled frames'
+    largest face. Bad or skipped files are listed with their reason; exit code 0 when all were
+    scored, 1 when some were not, 2 when none was.
 
-    Example: fakescope detect photos/ clip.mp4 face.png --model runs/r18/best --json
+    Example: fakescope detect photos/ clip.mp4 face.png --model runs/r18/best --jsonl
+
+    Example: fakescope detect group.jpg --model runs/r18/best --uncertainty mc_head --map maps/
 
     Example: fakescope detect face.png --model runs/a/best --model runs/b/best --uncertainty ensemble
 
     Example: fakescope detect clip.mp4 --model runs/ppg/best --uncertainty mc --save-maps maps/
     """
-    from fakescope.detect import detect_images
+    from fakescope.detect import DetectOptions, DetectSession, expand_inputs, table_row
+    from fakescope.errors import ConfigError
 
-    if uncertainty not in UNCERTAINTY_METHODS:
-        from fakescope.errors import ConfigError
+    if json_ and jsonl:
+        raise ConfigError("--json and --jsonl both print the results", hint="choose one")
+    opts = DetectOptions(uncertainty=uncertainty, samples=samples, threshold=threshold,
+                         faces=faces, min_face=min_face, max_megapixels=max_megapixels,
+                         min_size=min_size, frames=frames, batch_size=batch_size,
+                         map_dir=map_dir, save_maps=save_maps)
+    session = DetectSession.load(model, opts)
+    inputs = expand_inputs(paths)
+    if not inputs:
+        from fakescope.errors import DataError
 
-        raise ConfigError(f"unknown uncertainty method {uncertainty!r}",
-                          hint=f"use one of {', '.join(UNCERTAINTY_METHODS)}")
-    results = detect_images(paths, model, uncertainty=uncertainty, samples=samples,
-                            map_dir=map_dir, threshold=threshold, batch_size=batch_size,
-                            frames=frames, faces=None if faces == "none" else faces,
-                            save_maps=save_maps)
+        raise DataError("no images or videos found", path=", ".join(map(str, paths)))
+    rows, failed = [], 0
+    out = sys.stdout
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(inputs), unit="file", desc="detect", file=sys.stderr, disable=None,
+               leave=False)
     if json_:
-        sys.stdout.write(to_json(results) + "\n")
-    else:
+        out.write("[")
+    try:
+        for i, r in enumerate(session.iter_detect(inputs)):
+            failed += "error" in r
+            if jsonl:
+                out.write(to_json(r, indent=None) + "\n")
+                out.flush()
+            elif json_:
+                out.write(("," if i else "") + "\n" + to_json(r))
+                out.flush()
+            else:
+                rows.append(table_row(r))
+            bar.update()
+    finally:
+        bar.close()
+        if json_:
+            out.write("\n]\n")
+    if rows:
         import pandas as pd
 
-        rows = [{"path": r["path"], "p_fake": r.get("p_fake", float("nan")),
-                 "verdict": r.get("verdict", "error"),
-                 **({"epistemic": r["uncertainty"]["epistemic"]} if "uncertainty" in r else {}),
-                 "error": r.get("error", "")} for r in results]
-        print_table(pd.DataFrame(rows), title=f"{len(results)} file(s)")
-    failed = sum("error" in r for r in results)
+        table = pd.DataFrame(rows)
+        if table["epistemic"].isna().all():
+            table = table.drop(columns="epistemic")
+        if table["ood_score"].isna().all():
+            table = table.drop(columns="ood_score")
+        print_table(table, title=f"{len(rows)} file(s)")
     if failed:
-        err_console.print(f"{failed} of {len(results)} file(s) could not be scored")
-        raise typer.Exit(2 if failed == len(results) else 1)
+        err_console.print(f"{failed} of {len(inputs)} file(s) could not be scored")
+        raise typer.Exit(2 if failed == len(inputs) else 1)
 
 
 def demo(

@@ -15,7 +15,7 @@ import typer
 from fakescope.errors import FakescopeError
 
 TOPICS = ("core", "synth", "difficulty", "uncertainty", "fairness", "separability", "datasets",
-          "signals", "video")
+          "signals", "video", "ood")
 
 app = typer.Typer(
     name="fakescope",

@@ -3,8 +3,19 @@
 ``meta.json``::
 
     {"format": "fakescope-detector/1", "fakescope_version": ..., "architecture": {...},
-     "preprocessing": {"image_size", "mean", "std", "input": "RGB float [0,1]"},
+     "preprocessing": {"image_size", "mean", "std", "input": "RGB float [0,1]",
+                       "faces": {...how a face became a training image...}},
+     "training_data": {...what it was trained on...},
+     "ood": {...out-of-distribution statistics, with ood.safetensors...},
      "training": {...config...}, "metrics": {...}, ...anything else given}
+
+``preprocessing.faces`` (:mod:`fakescope.data.preprocessing`): ``crop`` ("aligned" for crops
+made by ``fakescope data faces``, "whole_image" for images that are face crops already, such as
+SynthFaces), the dlib detector and landmarks, ``crop_size``, ``margin`` and the 5-point
+``template`` that ``fakescope detect`` aligns every face of a photo to. ``training_data``:
+manifest, dataset, row counts per split and label, sources (generators) and domains seen.
+``ood`` (:mod:`fakescope.uncertainty.ood`): the Mahalanobis threshold and how it was fitted.
+Checkpoints written before these keys existed lack them; ``fakescope ood-fit`` adds them.
 """
 
 from __future__ import annotations
@@ -26,14 +37,18 @@ META = "meta.json"
 
 
 def detector_meta(model: Detector, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``meta.json`` of ``model`` (see the module doc); ``extra["preprocessing"]`` is merged into
+    the preprocessing entry (e.g. its ``faces`` record), every other key of ``extra`` is added."""
     arch = model.config()
+    extra = dict(extra or {})
+    pre = {"image_size": arch.get("image_size"), "mean": arch["mean"], "std": arch["std"],
+           "input": "RGB float in [0,1], resized", **(extra.pop("preprocessing", None) or {})}
     return {
         "format": FORMAT,
         "fakescope_version": __version__,
         "architecture": arch,
-        "preprocessing": {"image_size": arch.get("image_size"), "mean": arch["mean"],
-                          "std": arch["std"], "input": "RGB float in [0,1], resized"},
-        **(extra or {}),
+        "preprocessing": pre,
+        **extra,
     }
 
 
@@ -45,6 +60,9 @@ def save_detector(model: Detector, out_dir: str | Path, meta: dict[str, Any] | N
     tmp = out / (WEIGHTS + ".tmp")
     save_file(state, str(tmp))
     tmp.replace(out / WEIGHTS)
+    stale = out / "ood.safetensors"  # statistics of the weights this save replaces
+    if stale.is_file():
+        stale.unlink()
     tmp = out / (META + ".tmp")
     tmp.write_text(json.dumps(detector_meta(model, meta), indent=2, default=str))
     tmp.replace(out / META)
@@ -52,6 +70,7 @@ def save_detector(model: Detector, out_dir: str | Path, meta: dict[str, Any] | N
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
+    """``meta.json`` of a checkpoint folder (or of the folder of its ``model.safetensors``)."""
     folder = _folder(path)
     try:
         meta = json.loads((folder / META).read_text())
@@ -113,3 +132,16 @@ def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
         raise ModelError(f"weights do not fit the architecture (missing {list(missing)[:3]}, "
                          f"unexpected {list(unexpected)[:3]})", path=folder / WEIGHTS)
     return model
+
+
+def update_meta(path: str | Path, **entries: Any) -> dict[str, Any]:
+    """Set top-level ``entries`` of a checkpoint's ``meta.json`` (rewritten atomically); returns
+    the new meta. ``preprocessing`` is merged into the existing entry, not replaced."""
+    folder = _folder(path)
+    meta = read_meta(folder)
+    for k, v in entries.items():
+        meta[k] = {**meta.get(k, {}), **v} if k == "preprocessing" else v
+    tmp = folder / (META + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, default=str))
+    tmp.replace(folder / META)
+    return meta

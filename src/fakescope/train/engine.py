@@ -7,6 +7,12 @@ Run folder ``out_dir``::
     last/                the latest weights + state.pt (optimiser, schedule, epoch, step, RNG)
     metrics.csv, history.json   one row per epoch (train loss, lr, validation metrics)
 
+End of training: the best checkpoint gets the out-of-distribution statistics of its features
+(:mod:`fakescope.uncertainty.ood`: class means and covariance on the training split, threshold
+at the 95th percentile of validation distances), and every checkpoint records the preprocessing
+of its training images and a summary of its training data (``meta.json``'s
+``preprocessing.faces`` and ``training_data``; :mod:`fakescope.data.preprocessing`).
+
 Resume: when ``last/state.pt`` exists (and ``train.resume``), training continues from the saved
 epoch and step; the sampler skips the batches already done, and RNG states are restored, so a
 resumed run follows the same trajectory as an uninterrupted one on CPU.
@@ -53,6 +59,7 @@ from fakescope.train.losses import create_loss
 from fakescope.train.paired_sampler import create_train_sampler
 from fakescope.train.resume import resume_conflicts, rng_state, set_rng_state
 from fakescope.train.sam import SAM, frozen_bn_stats
+from fakescope.uncertainty.ood import fit_detector_ood, save_ood
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +222,47 @@ class Engine:
     # ---------------------------------------------------------------- checkpoints
     def _meta(self, epoch: int, metrics: dict[str, Any]) -> dict[str, Any]:
         return {"training": self.cfg.to_dict(), "epoch": epoch, "metrics": metrics,
-                "selected_on": f"{self.cfg.data.val_split} split, {self.cfg.train.select_metric}"}
+                "selected_on": f"{self.cfg.data.val_split} split, {self.cfg.train.select_metric}",
+                **getattr(self, "_data_meta", {})}
+
+    def _describe_data(self, train_ds, val_ds) -> dict[str, Any]:
+        """The checkpoint's ``preprocessing.faces`` record and ``training_data`` summary."""
+        from fakescope.data.preprocessing import data_summary, training_record
+
+        train_df, val_df = getattr(train_ds, "df", None), getattr(val_ds, "df", None)
+        if train_df is None or val_df is None or "label" not in train_df.columns:
+            return {}
+        if "map_path" in train_df.columns:  # a map detector: signal maps of tracked faces
+            faces = {"crop": "signal_maps", "source": "face detected and tracked through each "
+                     "clip, signals mapped per window (fakescope.train.signal_data)"}
+        else:
+            faces = training_record(train_df, seed=self.cfg.train.seed)
+        return {"preprocessing": {"faces": faces},
+                "training_data": data_summary(train_df, val_df)}
+
+    def _fit_ood(self, train_ds, val_ds) -> None:
+        """Fit the OOD statistics of ``out/best``'s weights and store them there (main rank);
+        the model keeps the weights it had. A split without a readable item is logged."""
+        best = self.out / "best"
+        if not (self.dist.is_main and (best / "model.safetensors").is_file()):
+            return
+        kept = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        try:
+            load_weights(self.model, best)
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda"
+                                       else []):
+                stats = fit_detector_ood(self.model, train_ds, val_ds,
+                                         batch_size=self.cfg.train.eval_batch_size,
+                                         device=self.device,
+                                         num_workers=self.cfg.data.num_workers,
+                                         seed=self.cfg.train.seed)
+            save_ood(best, stats, fitted_on=f"{self.cfg.data.train_split} split (means, "
+                     f"covariance) and {self.cfg.data.val_split} split (threshold), at the end "
+                     "of training")
+        except DataError as exc:
+            log.warning("out-of-distribution statistics not fitted: %s", exc)
+        finally:
+            self.model.load_state_dict(kept)
 
     def _save_last(self, opt, sched, *, epoch: int, step: int, best: float | None,
                    best_epoch: int, history: list, epoch_losses: list | None = None) -> None:
@@ -272,6 +319,7 @@ class Engine:
             raise DataError(f"the {cfg.data.val_split!r} split is empty",
                             hint="checkpoints are chosen on validation, never on test")
         seed_everything(cfg.train.seed)
+        self._data_meta = self._describe_data(train_ds, val_ds)
         self.out.mkdir(parents=True, exist_ok=True)
         if self.dist.is_main:
             save_config(cfg, self.out / "config.yaml")
@@ -346,6 +394,8 @@ class Engine:
             if self.dist.is_main and cfg.train.progress:
                 log.info("epoch %d: %s", epoch + 1, row)
             barrier(self.dist)
+        self._fit_ood(train_ds, val_ds)
+        barrier(self.dist)
         bad = getattr(train_ds, "bad_items", {})
         if bad and self.dist.is_main:
             pd.DataFrame({"index": list(bad), "error": list(bad.values())}).to_csv(
