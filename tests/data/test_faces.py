@@ -16,7 +16,6 @@ import pytest
 
 from fakescope.data.face_extraction import extract_faces
 from fakescope.data.faces import (
-    TEMPLATE_5,
     Face,
     align_face,
     key_points,
@@ -28,29 +27,7 @@ from fakescope.data.images import load_image, save_image
 from fakescope.data.manifest import read_manifest
 from fakescope.data.video import write_video
 from fakescope.errors import ConfigError
-
-
-def _landmarks68(box) -> np.ndarray:
-    """68 points whose 5 key points are the ArcFace template placed in ``box``."""
-    x0, y0, x1, y1 = box
-    t = TEMPLATE_5 * [x1 - x0, y1 - y0] + [x0, y0]
-    lm = np.zeros((68, 2), np.float32)
-    lm[36:42], lm[42:48], lm[30], lm[48], lm[54] = t[0], t[1], t[2], t[3], t[4]
-    return lm
-
-
-class BlobDetector:
-    """Bright squares are faces (connected components of pixels > 200)."""
-
-    def detect(self, image):
-        gray = image.max(axis=2)
-        n, _, stats, _ = cv2.connectedComponentsWithStats((gray > 200).astype(np.uint8))
-        faces = []
-        for x, y, w, h, area in stats[1:]:
-            if area >= 16:
-                box = (float(x), float(y), float(x + w), float(y + h))
-                faces.append(Face(box, 1.0, _landmarks68(box)))
-        return faces
+from tests._dummies.faces import BlobDetector, _landmarks68
 
 
 def _scene(squares, size=64):
