@@ -6,11 +6,14 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from fakescope.backends.spec import Backend
-from fakescope.backends.worker import describe_exception, setup_worker
+from fakescope.backends.worker import describe_exception, setup_failure, setup_worker
 
 
 def _inline(worker, tasks: Sequence) -> Iterator[tuple[int, bool, object]]:
-    setup_worker(worker)
+    try:
+        setup_worker(worker)
+    except Exception as exc:  # noqa: BLE001 - as a worker process would report it
+        raise setup_failure(exc) from exc
     for i, task in enumerate(tasks):
         try:
             out = (i, True, worker(task))
