@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from fakescope.cli.backend import BACKEND, RAY_ADDRESS, workers_option
 from fakescope.cli.output import console, err_console, print_table, to_json, write_json
 
 UNCERTAINTY_METHODS = ("none", "mc", "mc_head", "bnn", "ensemble", "tta")
@@ -58,27 +59,40 @@ def evaluate(
     json_out: Path | None = typer.Option(None, "--json", help="Also write the metrics as JSON."),
     batch_size: int = typer.Option(64, help="Images per forward pass."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for confidence intervals."),
+    workers: int = workers_option(),
+    backend: str = BACKEND,
+    ray_address: str | None = RAY_ADDRESS,
 ):
     """Score a manifest split with a checkpoint, write the scores table and print the metrics.
 
-    A map detector (ppg_map, motion_map) scores a video manifest one row per clip (the mean
-    over its windows); its signals and maps are cached in the run folder beside the checkpoint.
+    Rows are scored in chunks (tasks of the backend, on GPUs when a Ray cluster has them);
+    finished chunks are kept in OUT.parts/ until the table is written, so an interrupted run
+    resumes. A map detector (ppg_map, motion_map) scores a video manifest one row per clip (the
+    mean over its windows); its signals (extracted on the backend) and maps are cached in the run
+    folder beside the checkpoint.
 
     Example: fakescope evaluate --model runs/r18/best --manifest data/manifest.csv --split test
+
+    Example: fakescope evaluate --model runs/r18/best --manifest dfdc.csv --backend ray --ray-address auto
     """
+    from fakescope.cli.backend import backend_from
     from fakescope.data.manifest import read_manifest, select_split
     from fakescope.errors import DataError
     from fakescope.metrics.summary import flat_table, summarize_scores
     from fakescope.scores import write_scores
-    from fakescope.train.run import load_run, score
+    from fakescope.train.run import load_run
+    from fakescope.train.score_tasks import score_rows
 
+    where = backend_from(backend, workers, ray_address)
     run = load_run(model)
     df = read_manifest(manifest)
     if split != "all":
         df = select_split(df, split)
     if df.empty:
         raise DataError(f"no rows in split {split!r}", path=manifest)
-    scores = score(run, df, batch_size=batch_size, log=console.print)
+    scores = score_rows(run, df, backend=where, batch_size=batch_size,
+                        parts=out.with_name(out.name + ".parts"), progress=True,
+                        log=console.print)
     write_scores(scores, out)
     summary = summarize_scores(scores, n_boot=bootstrap)
     summary["skipped"] = scores.attrs["skipped"]
