@@ -9,6 +9,7 @@ output folder at the same paths (a shared filesystem), as a SLURM job array does
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import socket
@@ -54,14 +55,19 @@ def _call(token: str, boxed: list, task):
     return worker(task)
 
 
-def require_ray():
-    """The ``ray`` module, or a ConfigError saying how to install it."""
+def require_ray(*, import_it: bool = True):
+    """The ``ray`` module (None with ``import_it=False``: only checks that it is installed), or
+    a ConfigError saying how to install it."""
+    missing = ConfigError("the Ray backend needs the ray package, which is not installed",
+                          hint="pip install 'fakescope[ray]' (or leave out --backend ray)")
+    if not import_it:
+        if importlib.util.find_spec("ray") is None:
+            raise missing
+        return None
     try:
         import ray
     except ImportError as exc:
-        raise ConfigError("the Ray backend needs the ray package, which is not installed",
-                          hint="pip install 'fakescope[ray]' (or leave out --backend ray)"
-                          ) from exc
+        raise missing from exc
     return ray
 
 
