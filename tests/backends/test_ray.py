@@ -84,3 +84,23 @@ def test_evaluate_command_writes_the_same_scores_file(toy_manifest, toy_checkpoi
         res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / name), *extra])
         assert res.exit_code == 0, res.output
     assert (tmp_path / "ray.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+
+
+def test_detect_tasks_give_the_session_results_in_input_order(toy_manifest, toy_checkpoint,
+                                                              tmp_path):
+    from fakescope.detect import DetectSession, iter_detect_tasks
+
+    rows = read_manifest(toy_manifest)
+    files = [str(toy_manifest.parent / p) for p in rows["path"][:7]]
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    files.insert(3, str(tmp_path / "bad.png"))
+    ckpt = toy_checkpoint / "best"
+    local = list(DetectSession.load(ckpt, faces="none", batch_size=4).iter_detect(files))
+    remote = list(iter_detect_tasks(files, ckpt, backend=RAY2, chunk_files=3, faces="none",
+                                    batch_size=4))
+    assert [r["path"] for r in remote] == files
+    assert remote[3]["reason"] == local[3]["reason"] == "unreadable"
+    for a, b in zip(remote, local, strict=True):
+        assert a.keys() == b.keys() and a["verdict"] == b["verdict"]
+        if "p_fake" in b:
+            assert a["p_fake"] == pytest.approx(b["p_fake"], abs=1e-6)

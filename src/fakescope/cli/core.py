@@ -156,6 +156,9 @@ def detect(
     min_size: int = typer.Option(16, help="Refuse images whose shorter side is smaller (pixels)."),
     save_maps: Path | None = typer.Option(None, "--save-maps", help="Map detectors: write each "
                                           "clip's first signal map here as PNG."),
+    workers: int = workers_option(),
+    backend: str = BACKEND,
+    ray_address: str | None = RAY_ADDRESS,
 ):
     """Score images and videos with a checkpoint: one result per file, one entry per face.
 
@@ -166,7 +169,8 @@ def detect(
     p_fake is kept). Files are streamed in batches; --jsonl prints each result as it comes,
     otherwise a table follows at the end. A video's score is the mean over its sampled frames'
     largest face. Bad or skipped files are listed with their reason; exit code 0 when all were
-    scored, 1 when some were not, 2 when none was.
+    scored, 1 when some were not, 2 when none was. With --workers N or --backend ray, chunks of
+    files are scored in parallel tasks and printed in input order.
 
     Example: fakescope detect photos/ clip.mp4 face.png --model runs/r18/best --jsonl
 
@@ -175,8 +179,17 @@ def detect(
     Example: fakescope detect face.png --model runs/a/best --model runs/b/best --uncertainty ensemble
 
     Example: fakescope detect clip.mp4 --model runs/ppg/best --uncertainty mc --save-maps maps/
+
+    Example: fakescope detect /shared/dfdc/ --model runs/r18/best --jsonl --backend ray --ray-address auto
     """
-    from fakescope.detect import DetectOptions, DetectSession, expand_inputs, table_row
+    from fakescope.cli.backend import backend_from
+    from fakescope.detect import (
+        DetectOptions,
+        DetectSession,
+        expand_inputs,
+        iter_detect_tasks,
+        table_row,
+    )
     from fakescope.errors import ConfigError
 
     if json_ and jsonl:
@@ -185,7 +198,8 @@ def detect(
                          faces=faces, min_face=min_face, max_megapixels=max_megapixels,
                          min_size=min_size, frames=frames, batch_size=batch_size,
                          map_dir=map_dir, save_maps=save_maps)
-    session = DetectSession.load(model, opts)
+    where = backend_from(backend, workers, ray_address)
+    session = DetectSession.load(model, opts)  # checks the checkpoints and options here
     inputs = expand_inputs(paths)
     if not inputs:
         from fakescope.errors import DataError
@@ -200,7 +214,9 @@ def detect(
     if json_:
         out.write("[")
     try:
-        for i, r in enumerate(session.iter_detect(inputs)):
+        stream = (session.iter_detect(inputs) if where.inline
+                  else iter_detect_tasks(inputs, model, opts, backend=where))
+        for i, r in enumerate(stream):
             failed += "error" in r
             if jsonl:
                 out.write(to_json(r, indent=None) + "\n")
