@@ -9,7 +9,8 @@ Ray costs on one node; peak memory of scoring 1x and 10x the rows.
 a 640 x 480 canvas). *Scoring*: ``score_rows`` (ResNet-18, random weights, 96 px PNGs, batch
 32, chunks of 128 rows) over 1x, 2x, 4x ``--rows`` rows. Each size runs on the local backend with
 1 and ``--workers`` processes and on Ray (one node, ``--workers`` CPUs, started once beforehand:
-its start-up is printed apart). Printed: seconds, the cost ratio t(kx) / t(1x) of each backend
+its start-up is printed apart; a local pool is started by every run, so its start-up, printed
+for scoring as the time of a 32-row run, is in the times). Printed: seconds, the cost ratio t(kx) / t(1x) of each backend
 (1, 2, 4 = linear), and each backend's time / local-1's (the speed-up, and Ray's overhead).
 *Memory*: ``score_rows`` in a fresh process over ``--memory-rows`` and 10x as many rows (tiny
 detector, 64 px), peak resident memory (``ru_maxrss``) of each and their ratio (1.0 =
@@ -158,6 +159,9 @@ def main() -> None:
 
     run = make_run("resnet18", 96)
     rows = image_rows(tmp / "img", a.rows * SIZES[-1], 96)
+    for name, be in backends.items():  # a fixed cost each run pays: start workers, load model
+        once = timed(lambda be=be: score_rows(run, rows.iloc[:32], backend=be, batch_size=32))
+        print(f"scoring 32 rows (start-up + one batch), {name}: {once:.2f} s")
     scoring: dict[str, dict[int, float]] = {}
     for name, be in backends.items():
         scoring[name] = {k: timed(lambda k=k, be=be: score_rows(

@@ -16,8 +16,8 @@
 #   ray        `fakescope evaluate --backend ray` (Ray gives the task a GPU); needs the ray extra
 #   nccl       two-process `torchrun` training over NCCL (only with two or more GPUs)
 # Without CUDA it prints why and exits 0 (--require-gpu: exits 3). Exits 1 when any step
-# failed, 2 on a usage error. About 4-6 minutes on one modern GPU (the data step dominates
-# on few CPU cores). Results: DIR/gpu_check.tsv (step, status, seconds, figures).
+# failed, 2 on a usage error. Sized to finish within 8 minutes on one modern GPU (not yet
+# measured: see docs/scaling.md). Results: DIR/gpu_check.tsv (step, status, seconds, figures).
 set -u
 
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }

@@ -17,8 +17,9 @@ Layer: like ``registry``, a top-level package the layers tool does not place; it
 ``errors`` (layer 0), and ``ray`` lazily.
 """
 
+from fakescope.backends.make import make_backend
 from fakescope.backends.runner import run_tasks
-from fakescope.backends.spec import BACKENDS, Backend, make_backend
+from fakescope.backends.spec import BACKENDS, Backend
 from fakescope.backends.worker import Worker, WorkerSetupError
 
 __all__ = ["BACKENDS", "Backend", "Worker", "WorkerSetupError", "make_backend", "run_tasks"]
