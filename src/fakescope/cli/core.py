@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from fakescope.cli.backend import BACKEND, RAY_ADDRESS, workers_option
 from fakescope.cli.output import console, err_console, print_table, to_json, write_json
 
 UNCERTAINTY_METHODS = ("none", "mc", "mc_head", "bnn", "ensemble", "tta")
@@ -58,27 +59,40 @@ def evaluate(
     json_out: Path | None = typer.Option(None, "--json", help="Also write the metrics as JSON."),
     batch_size: int = typer.Option(64, help="Images per forward pass."),
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for confidence intervals."),
+    workers: int = workers_option(),
+    backend: str = BACKEND,
+    ray_address: str | None = RAY_ADDRESS,
 ):
     """Score a manifest split with a checkpoint, write the scores table and print the metrics.
 
-    A map detector (ppg_map, motion_map) scores a video manifest one row per clip (the mean
-    over its windows); its signals and maps are cached in the run folder beside the checkpoint.
+    Rows are scored in chunks (tasks of the backend, on GPUs when a Ray cluster has them);
+    finished chunks are kept in OUT.parts/ until the table is written, so an interrupted run
+    resumes. A map detector (ppg_map, motion_map) scores a video manifest one row per clip (the
+    mean over its windows); its signals (extracted on the backend) and maps are cached in the run
+    folder beside the checkpoint.
 
     Example: fakescope evaluate --model runs/r18/best --manifest data/manifest.csv --split test
+
+    Example: fakescope evaluate --model runs/r18/best --manifest dfdc.csv --backend ray --ray-address auto
     """
+    from fakescope.cli.backend import backend_from
     from fakescope.data.manifest import read_manifest, select_split
     from fakescope.errors import DataError
     from fakescope.metrics.summary import flat_table, summarize_scores
     from fakescope.scores import write_scores
-    from fakescope.train.run import load_run, score
+    from fakescope.train.run import load_run
+    from fakescope.train.score_tasks import score_rows
 
+    where = backend_from(backend, workers, ray_address)
     run = load_run(model)
     df = read_manifest(manifest)
     if split != "all":
         df = select_split(df, split)
     if df.empty:
         raise DataError(f"no rows in split {split!r}", path=manifest)
-    scores = score(run, df, batch_size=batch_size, log=console.print)
+    scores = score_rows(run, df, backend=where, batch_size=batch_size,
+                        parts=out.with_name(out.name + ".parts"), progress=True,
+                        log=console.print)
     write_scores(scores, out)
     summary = summarize_scores(scores, n_boot=bootstrap)
     summary["skipped"] = scores.attrs["skipped"]
@@ -142,6 +156,9 @@ def detect(
     min_size: int = typer.Option(16, help="Refuse images whose shorter side is smaller (pixels)."),
     save_maps: Path | None = typer.Option(None, "--save-maps", help="Map detectors: write each "
                                           "clip's first signal map here as PNG."),
+    workers: int = workers_option(),
+    backend: str = BACKEND,
+    ray_address: str | None = RAY_ADDRESS,
 ):
     """Score images and videos with a checkpoint: one result per file, one entry per face.
 
@@ -152,7 +169,8 @@ def detect(
     p_fake is kept). Files are streamed in batches; --jsonl prints each result as it comes,
     otherwise a table follows at the end. A video's score is the mean over its sampled frames'
     largest face. Bad or skipped files are listed with their reason; exit code 0 when all were
-    scored, 1 when some were not, 2 when none was.
+    scored, 1 when some were not, 2 when none was. With --workers N or --backend ray, chunks of
+    files are scored in parallel tasks and printed in input order.
 
     Example: fakescope detect photos/ clip.mp4 face.png --model runs/r18/best --jsonl
 
@@ -161,8 +179,17 @@ def detect(
     Example: fakescope detect face.png --model runs/a/best --model runs/b/best --uncertainty ensemble
 
     Example: fakescope detect clip.mp4 --model runs/ppg/best --uncertainty mc --save-maps maps/
+
+    Example: fakescope detect /shared/dfdc/ --model runs/r18/best --jsonl --backend ray --ray-address auto
     """
-    from fakescope.detect import DetectOptions, DetectSession, expand_inputs, table_row
+    from fakescope.cli.backend import backend_from
+    from fakescope.detect import (
+        DetectOptions,
+        DetectSession,
+        expand_inputs,
+        iter_detect_tasks,
+        table_row,
+    )
     from fakescope.errors import ConfigError
 
     if json_ and jsonl:
@@ -171,7 +198,8 @@ def detect(
                          faces=faces, min_face=min_face, max_megapixels=max_megapixels,
                          min_size=min_size, frames=frames, batch_size=batch_size,
                          map_dir=map_dir, save_maps=save_maps)
-    session = DetectSession.load(model, opts)
+    where = backend_from(backend, workers, ray_address)
+    session = DetectSession.load(model, opts)  # checks the checkpoints and options here
     inputs = expand_inputs(paths)
     if not inputs:
         from fakescope.errors import DataError
@@ -186,7 +214,9 @@ def detect(
     if json_:
         out.write("[")
     try:
-        for i, r in enumerate(session.iter_detect(inputs)):
+        stream = (session.iter_detect(inputs) if where.inline
+                  else iter_detect_tasks(inputs, model, opts, backend=where))
+        for i, r in enumerate(stream):
             failed += "error" in r
             if jsonl:
                 out.write(to_json(r, indent=None) + "\n")

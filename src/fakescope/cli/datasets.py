@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from fakescope.cli.backend import BACKEND, RAY_ADDRESS, workers_option
 from fakescope.errors import ConfigError
 
 
@@ -77,24 +78,31 @@ def faces(
     detector: str = typer.Option("hog", help="dlib detector: hog|cnn."),
     landmarks: int = typer.Option(68, help="Landmark points: 68|5|0."),
     upsample: int = typer.Option(0, help="Upsampling passes (find faces < 80 px; slower)."),
-    workers: int = typer.Option(1, help="Processes on this machine."),
+    workers: int = workers_option(),
     num_shards: int = typer.Option(1, help="Split the work over N machines ..."),
     shard_index: int = typer.Option(0, help="... and run share i (0-based) here."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    backend: str = BACKEND,
+    ray_address: str | None = RAY_ADDRESS,
 ):
     """Detect, align and crop faces (with landmarks) from every image/video of a manifest.
 
     Resumable: a re-run skips finished items. Writes OUT/faces.csv, a manifest of the crops.
+    On a cluster: --backend ray (one Ray task per item), or one shard per job of a SLURM array.
 
     Example: fakescope data faces ffpp.csv --out faces/ffpp --frames 32 --workers 8
+
+    Example: fakescope data faces ffpp.csv --out /shared/faces/ffpp --backend ray --ray-address auto
     """
+    from fakescope.cli.backend import backend_from
     from fakescope.cli.output import console, print_table
     from fakescope.data.face_extraction import extract_faces
 
     s = extract_faces(manifest, out, frames_per_video=frames or None, stride=stride,
                       policy=policy, size=size, margin=margin, detector=detector,
-                      landmarks=landmarks, upsample=upsample, workers=workers,
-                      num_shards=num_shards, shard_index=shard_index, progress=progress)
+                      landmarks=landmarks, upsample=upsample,
+                      num_shards=num_shards, shard_index=shard_index, progress=progress,
+                      backend=backend_from(backend, workers, ray_address))
     import pandas as pd
 
     rows = [("items in this shard", s.items), ("finished before", s.done_before),

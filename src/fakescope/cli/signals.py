@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from fakescope.cli.backend import BACKEND, RAY_ADDRESS, workers_option
 from fakescope.errors import FakescopeError
 
 
@@ -136,7 +137,7 @@ def data_signals(
                                     "its folder)."),
     out: Path = typer.Option(..., "--out", help="Output folder (clips/, signals.csv, "
                              "errors.csv)."),
-    workers: int = typer.Option(1, help="Processes on this machine."),
+    workers: int = workers_option(),
     landmarks: str = typer.Option("detect", help="detect (dlib + tracking) or manifest "
                                   "(column landmarks_path: .npy/.npz of (T, 68, 2) per clip)."),
     detect_every: int = typer.Option(10, "--detect-every", help="Detector every K frames."),
@@ -145,6 +146,8 @@ def data_signals(
     max_frames: int | None = typer.Option(None, "--max-frames", help="At most N frames a clip."),
     detector: str = typer.Option("hog", help="dlib detector: hog|cnn."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    backend: str = BACKEND,
+    ray_address: str | None = RAY_ADDRESS,
 ):
     """Extract biological signals (colour and flow traces, landmarks, heart rates) of every
     video in a manifest.
@@ -153,15 +156,19 @@ def data_signals(
     listed in OUT/errors.csv and the batch goes on; OUT/signals.csv has one row per clip.
 
     Example: fakescope data signals ffpp.csv --out signals/ffpp --workers 8
+
+    Example: fakescope data signals ffpp.csv --out /shared/signals --backend ray --ray-address auto
     """
     import pandas as pd
 
+    from fakescope.cli.backend import backend_from
     from fakescope.cli.output import console, print_table
     from fakescope.signals.pipeline import extract_signals
 
-    s = extract_signals(manifest, out, workers=workers, detect_every=detect_every,
+    s = extract_signals(manifest, out, detect_every=detect_every,
                         landmarks=landmarks, methods=[m for m in methods.split(",") if m],
-                        flow=flow, max_frames=max_frames, detector=detector, progress=progress)
+                        flow=flow, max_frames=max_frames, detector=detector, progress=progress,
+                        backend=backend_from(backend, workers, ray_address))
     rows = [("finished now", s.done), ("finished before", s.skipped), ("failed now", s.failed)]
     print_table(pd.DataFrame(rows, columns=["clips", "count"]), title="signal extraction")
     for path, msg in s.errors[:10]:

@@ -13,7 +13,10 @@ Output folder::
 
 Rows are split across shards by ``crc32(sample_id) % num_shards`` (stable when rows are added),
 so ``--num-shards N --shard-index i`` on N machines sharing OUT covers the manifest once.
-A re-run skips rows whose item file exists; unexpected errors are logged and retried next run.
+Within a shard, rows are tasks of a :class:`~fakescope.backends.Backend` (this process, local
+processes, or Ray tasks on a cluster whose nodes see OUT at the same path); a task whose
+process died is run again. A re-run skips rows whose item file exists; unexpected errors are
+logged and retried next run.
 Each run rewrites ``faces.csv`` from all item files, so the last shard to finish writes the
 complete manifest.
 """
@@ -21,9 +24,9 @@ complete manifest.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import re
+import socket
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -32,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fakescope.backends import Backend, run_tasks
 from fakescope.data.faces import align_face, create_face_detector, select_faces
 from fakescope.data.images import VIDEO_SUFFIXES, load_image, save_image
 from fakescope.data.manifest import read_manifest, resolve_path, write_manifest
@@ -89,6 +93,14 @@ class _Worker:
 
     def __getstate__(self):
         return {**self.__dict__, "_writer": None}
+
+    def setup(self) -> None:
+        """In each worker process: the output folder must be this run's (on a cluster: the
+        same path on a shared filesystem)."""
+        if not (self.out_dir / "faces_config.json").is_file():
+            raise DataError(f"the output folder is not visible on {socket.gethostname()}",
+                            path=self.out_dir, hint="put --out on a filesystem every node "
+                            "mounts at the same path")
 
     def _save(self, rel: Path, crop: np.ndarray, lm_rel: str, lm) -> Future:
         # PNG encoding runs in a thread (OpenCV releases the GIL) while the next frame is
@@ -165,17 +177,6 @@ class _Worker:
             fut.result()  # re-raises a failed write
 
 
-_STATE: dict = {}
-
-
-def _init_worker(worker: _Worker) -> None:
-    _STATE["worker"] = worker
-
-
-def _run_task(task: dict) -> dict:
-    return _STATE["worker"](task)
-
-
 def _config(frames_per_video, stride, policy, size, margin, detector) -> dict:
     det = detector.describe() if hasattr(detector, "describe") else {
         "detector": type(detector).__name__}
@@ -200,17 +201,19 @@ def extract_faces(manifest: pd.DataFrame | str | Path, out_dir: str | Path, *,
                   frames_per_video: int | None = 32, stride: int | None = None,
                   policy: str = "largest", size: int = 256, margin: float = 1.3,
                   detector="hog", landmarks: int = 68, upsample: int = 0, workers: int = 1,
-                  num_shards: int = 1, shard_index: int = 0,
-                  progress: bool = False) -> ExtractionSummary:
+                  num_shards: int = 1, shard_index: int = 0, progress: bool = False,
+                  backend: Backend | None = None) -> ExtractionSummary:
     """Detect, align and save faces for every row of ``manifest`` in this shard.
 
     ``manifest``: DataFrame (``attrs["root"]`` resolves relative paths) or a manifest file.
     ``frames_per_video``: N evenly spaced frames per video (None with ``stride=None``: all).
     ``detector``: ``"hog"``, ``"cnn"`` or an object with ``detect(image) -> list[Face]``
-    (must pickle when ``workers > 1``). ``workers``: processes on this machine.
+    (must pickle when tasks run in other processes). ``backend``: where the rows of this
+    shard run (default: the local backend with ``workers`` processes).
     Returns the run's :class:`ExtractionSummary`; writes the files in the module doc.
     """
     df = read_manifest(manifest) if isinstance(manifest, (str, Path)) else manifest
+    backend = backend or Backend("local", workers)
     if not 0 <= shard_index < num_shards:
         raise ConfigError(f"shard_index={shard_index} with num_shards={num_shards}",
                           hint="use 0 <= shard-index < num-shards")
@@ -236,7 +239,8 @@ def extract_faces(manifest: pd.DataFrame | str | Path, out_dir: str | Path, *,
     worker = _Worker(det, out_dir, cfg)
     errors: list[dict] = []
     try:
-        for res in _map(worker, tasks, workers, progress):
+        for _, res in run_tasks(worker, tasks, backend=backend, on_failure=_failed,
+                                progress="faces" if progress else None):
             summary.processed += 1
             summary.frames += res["frames"]
             summary.crops += len(res["crops"])
@@ -258,27 +262,11 @@ def extract_faces(manifest: pd.DataFrame | str | Path, out_dir: str | Path, *,
     return summary
 
 
-def _map(worker: _Worker, tasks: list[dict], workers: int, progress: bool):
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(tasks), unit="item", desc="faces")
-    try:
-        if workers <= 1 or len(tasks) <= 1:
-            for t in tasks:
-                yield worker(t)
-                if bar:
-                    bar.update()
-            return
-        ctx = mp.get_context("spawn" if os.name == "nt" else "fork")
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(worker,)) as pool:
-            for res in pool.imap_unordered(_run_task, tasks, chunksize=1):
-                yield res
-                if bar:
-                    bar.update()
-    finally:
-        if bar:
-            bar.close()
+def _failed(task: dict, message: str) -> dict:
+    """The result of a row whose task raised or whose process kept dying: listed, not done."""
+    return {"sample_id": task["sample_id"], "crops": [], "frames": 0, "done": False,
+            "skipped": [{"source_sample_id": task["sample_id"], "path": task["abs_path"],
+                         "frame": -1, "reason": "error", "detail": message}]}
 
 
 def merge_faces(manifest: pd.DataFrame, out_dir: str | Path, *,

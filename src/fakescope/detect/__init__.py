@@ -58,7 +58,8 @@ video's resolution. Map detectors (``ppg_map``, ``motion_map``): see
 **Not scored**: ``{"path", "kind", "verdict": "error" | "no_face", "error": message,
 "reason": code}`` (codes in :data:`fakescope.detect.schema.REASONS`: ``not_found``, ``empty``,
 ``truncated``, ``unreadable``, ``too_large``, ``too_small``, ``unsupported``, ``no_face``,
-``video_error``, ``wrong_input``) plus what is known (``input``, ``n_faces: 0``). A file is
+``video_error``, ``wrong_input``; ``worker_failed``: the task scoring it on a backend failed,
+:mod:`fakescope.detect.tasks`) plus what is known (``input``, ``n_faces: 0``). A file is
 scored exactly when it has no ``"error"`` key.
 """
 
@@ -72,10 +73,11 @@ from fakescope.detect.inputs import MediaInput, expand_inputs
 from fakescope.detect.schema import REASONS, table_row, verdict
 from fakescope.detect.scoring import detect_with_uncertainty
 from fakescope.detect.session import FACE_MODES, UNCERTAINTY_METHODS, DetectOptions, DetectSession
+from fakescope.detect.tasks import iter_detect_tasks
 
 __all__ = ["DetectOptions", "DetectSession", "FACE_MODES", "MediaInput", "REASONS",
            "UNCERTAINTY_METHODS", "detect_images", "detect_with_uncertainty", "expand_inputs",
-           "iter_detect", "load_session", "table_row", "verdict"]
+           "iter_detect", "iter_detect_tasks", "load_session", "table_row", "verdict"]
 
 
 def load_session(checkpoints, *, device: str = "auto", **options) -> DetectSession:

@@ -27,7 +27,7 @@ from typing import Any
 
 #: ``reason`` codes of results that were not scored.
 REASONS = ("not_found", "empty", "truncated", "unreadable", "too_large", "too_small",
-           "unsupported", "no_face", "video_error", "wrong_input")
+           "unsupported", "no_face", "video_error", "wrong_input", "worker_failed")
 
 
 def verdict(p_fake: float, in_distribution: bool | None, threshold: float) -> str:

@@ -36,11 +36,9 @@ listed in errors.csv and retried on the next run.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
+import socket
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +46,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from fakescope.backends import Backend, run_tasks
 from fakescope.data.face_extraction import _atomic_write_text, item_key
 from fakescope.data.face_tracking import FaceTracker
 from fakescope.data.faces import create_face_detector
@@ -422,98 +421,85 @@ def _rows(source) -> pd.DataFrame:
     return df
 
 
-_WORKER: dict = {}
+class _SignalWorker:
+    """One clip per task: writes its npz + json; returns {sample_id, path, status, error}.
+    Set up once per process: OpenCV threads (1 where processes share the cores), the face
+    detector."""
 
+    def __init__(self, cfg: dict, detector, out_dir: Path, threads: int | None):
+        self.cfg, self.detector_spec, self.out_dir, self.threads = cfg, detector, out_dir, threads
+        self.detector = None
 
-def _init_worker(cfg: dict, detector, threads: int | None) -> None:
-    if threads:
-        import cv2
-        cv2.setNumThreads(threads)
-    _WORKER["cfg"] = cfg
-    _WORKER["detector"] = (create_face_detector(detector) if cfg["landmarks"] == "detect"
-                           else None)
+    def __getstate__(self):
+        return {**self.__dict__, "detector": None}
 
+    def setup(self) -> None:
+        if not (self.out_dir / CONFIG_FILE).is_file():
+            raise DataError(f"the output folder is not visible on {socket.gethostname()}",
+                            path=self.out_dir, hint="put --out on a filesystem every node "
+                            "mounts at the same path")
+        if self.threads:
+            cv2.setNumThreads(self.threads)
+        if self.cfg["landmarks"] == "detect":
+            self.detector = create_face_detector(self.detector_spec)
 
-def _run_task(task: dict) -> dict:
-    """One clip: write its npz + json; returns {sample_id, path, status, error}."""
-    cfg, out_dir = _WORKER["cfg"], Path(task["out_dir"])
-    sid, path = task["sample_id"], task["abs_path"]
-    key = item_key(sid)
-    res = {"sample_id": sid, "path": path, "status": "ok", "error": ""}
-    try:
-        gt = None
-        if cfg["landmarks"] == "manifest":
-            if not task.get("abs_landmarks"):
-                raise DataError("no landmarks_path for this clip in the manifest", path=path,
-                                hint="use landmarks=detect or add the column")
-            gt = load_landmarks(task["abs_landmarks"])
-        sig = clip_signals(path, detector=_WORKER["detector"], landmarks=gt,
-                           detect_every=cfg["detect_every"], methods=cfg["methods"],
-                           flow=cfg["flow"], max_frames=cfg["max_frames"])
-        save_npz(out_dir / "clips" / f"{key}.npz", sig.arrays())
-        doc = {"sample_id": sid, "status": "ok", **sig.summary()}
-    except FakescopeError as exc:
-        msg = exc.problem + (f" ({exc.hint})" if exc.hint else "")
-        if exc.path and exc.path != str(path):
-            msg = f"{exc.path}: {msg}"
-        res.update(status="failed", error=msg)
-        doc = {"sample_id": sid, "path": path, "status": "failed", "error": msg}
-    except Exception as exc:  # noqa: BLE001 - reported, not marked done, retried next run
-        res.update(status="error", error=f"{type(exc).__name__}: {exc}")
+    def __call__(self, task: dict) -> dict:
+        cfg, out_dir = self.cfg, self.out_dir
+        sid, path = task["sample_id"], task["abs_path"]
+        key = item_key(sid)
+        res = {"sample_id": sid, "path": path, "status": "ok", "error": ""}
+        try:
+            gt = None
+            if cfg["landmarks"] == "manifest":
+                if not task.get("abs_landmarks"):
+                    raise DataError("no landmarks_path for this clip in the manifest",
+                                    path=path, hint="use landmarks=detect or add the column")
+                gt = load_landmarks(task["abs_landmarks"])
+            sig = clip_signals(path, detector=self.detector, landmarks=gt,
+                               detect_every=cfg["detect_every"], methods=cfg["methods"],
+                               flow=cfg["flow"], max_frames=cfg["max_frames"])
+            save_npz(out_dir / "clips" / f"{key}.npz", sig.arrays())
+            doc = {"sample_id": sid, "status": "ok", **sig.summary()}
+        except FakescopeError as exc:
+            msg = exc.problem + (f" ({exc.hint})" if exc.hint else "")
+            if exc.path and exc.path != str(path):
+                msg = f"{exc.path}: {msg}"
+            res.update(status="failed", error=msg)
+            doc = {"sample_id": sid, "path": path, "status": "failed", "error": msg}
+        except Exception as exc:  # noqa: BLE001 - reported, not marked done, retried next run
+            res.update(status="error", error=f"{type(exc).__name__}: {exc}")
+            return res
+        _atomic_write_text(out_dir / "clips" / f"{key}.json", json.dumps(doc))
         return res
-    _atomic_write_text(out_dir / "clips" / f"{key}.json", json.dumps(doc))
-    return res
 
 
-def _results(tasks: list[dict], cfg: dict, detector, workers: int, progress: bool):
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(tasks), unit="clip", desc="signals")
-    try:
-        if workers <= 1 or len(tasks) <= 1:
-            _init_worker(cfg, detector, None)
-            for t in tasks:
-                yield _run_task(t)
-                if bar:
-                    bar.update()
-            return
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(cfg, detector, 1)) as pool:
-            futures = {pool.submit(_run_task, t): t for t in tasks}
-            for fut in as_completed(futures):
-                t = futures[fut]
-                try:
-                    res = fut.result()
-                except BrokenProcessPool as exc:  # a worker died (crash in a decoder?)
-                    res = {"sample_id": t["sample_id"], "path": t["abs_path"],
-                           "status": "error", "error": f"worker process died: {exc}"}
-                yield res
-                if bar:
-                    bar.update()
-    finally:
-        if bar:
-            bar.close()
+def _failed(task: dict, message: str) -> dict:
+    """A clip whose task raised or whose process kept dying (a crash in a decoder?)."""
+    return {"sample_id": task["sample_id"], "path": task["abs_path"], "status": "error",
+            "error": message}
 
 
 def extract_signals(manifest_or_paths, out_dir: str | Path, *, workers: int = 1,
                     detect_every: int = 10, landmarks: str = "detect",
                     methods: Iterable[str] = ("pos", "chrom", "green"),
                     flow: str = "farneback", max_frames: int | None = None,
-                    detector="hog", progress: bool = True) -> SignalSummary:
+                    detector="hog", progress: bool = True,
+                    backend: Backend | None = None) -> SignalSummary:
     """Signals of every clip of a manifest (DataFrame or file; relative paths resolve at its
     root) or a list of video paths, into ``out_dir`` (files in the module doc).
 
     ``landmarks``: ``detect`` (``detector`` every ``detect_every`` frames + tracking) or
     ``manifest`` (column ``landmarks_path``: an .npy/.npz of (T, 68, 2) per clip).
-    ``workers``: processes (spawned; each loads the detector once). Resumable; per-clip errors
-    are counted and listed, the batch goes on.
+    ``workers``: processes (spawned; each loads the detector once); ``backend``: where the
+    clips run instead (local processes or Ray tasks; the nodes must see ``out_dir``).
+    Resumable; per-clip errors are counted and listed, the batch goes on; a clip whose
+    process died is run again (``backend.retries`` times).
     """
     if landmarks not in ("detect", "manifest"):
         raise ConfigError(f"landmarks={landmarks!r}", hint="use detect or manifest")
     if workers < 1:
         raise ConfigError(f"workers={workers}", hint="use 1 or more")
+    backend = backend or Backend("local", workers)
     if detect_every < 1:
         raise ConfigError(f"detect_every={detect_every}", hint="use 1 or more")
     methods = _check_options(methods, flow)
@@ -535,10 +521,12 @@ def extract_signals(manifest_or_paths, out_dir: str | Path, *, workers: int = 1,
             summary.skipped += 1
             continue
         tasks.append({"sample_id": str(row["sample_id"]), "abs_path": row["abs_path"],
-                      "abs_landmarks": row.get("abs_landmarks", ""), "out_dir": str(out_dir)})
+                      "abs_landmarks": row.get("abs_landmarks", "")})
     unexpected: list[dict] = []
     try:
-        for res in _results(tasks, cfg, detector, workers, progress):
+        worker = _SignalWorker(cfg, detector, out_dir, None if backend.inline else 1)
+        for _, res in run_tasks(worker, tasks, backend=backend, on_failure=_failed,
+                                progress="signals" if progress else None, unit="clip"):
             if res["status"] == "ok":
                 summary.done += 1
                 continue

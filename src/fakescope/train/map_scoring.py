@@ -79,16 +79,16 @@ def predict_clips(model: Detector, cfg: TrainConfig, rows: pd.DataFrame, *,
                   out: str | Path | None, class_names: list[str], target: str,
                   device: torch.device, method: str = "none", samples: int = 16, seed: int = 0,
                   batch_size: int | None = None,
-                  say: Callable[[str], None] | None = None) -> ClipPrediction:
+                  say: Callable[[str], None] | None = None, backend=None) -> ClipPrediction:
     """Clip probabilities of the clips in ``rows`` (a video manifest) under the map detector
     ``model`` trained with ``cfg``. Maps come from the caches of
     :func:`~fakescope.train.signal_data.prepare_maps` under the run folder ``out`` (a
-    temporary folder, deleted after, when there is no run folder and ``cfg`` names none).
-    DataError when no clip gives a map."""
+    temporary folder, deleted after, when there is no run folder and ``cfg`` names none);
+    ``backend`` extracts their signals. DataError when no clip gives a map."""
     clips = ClipRows(rows.reset_index(drop=True))
     clips.df.attrs = dict(rows.attrs)
     with _work_dir(Path(out) if out is not None else None, cfg) as work:
-        prepared = prepare_maps(cfg, clips.df, work, say=say)
+        prepared = prepare_maps(cfg, clips.df, work, say=say, backend=backend)
         where = {str(s): i for i, s in enumerate(clips.df["sample_id"])}
         clips.bad_items.update({where[s]: e for s, e in prepared.failed.items() if s in where})
         if prepared.index.empty:

@@ -288,7 +288,7 @@ def load_run(checkpoint: str | Path, *, device: str = "auto") -> Run:
 
 def score(run: Run, rows: pd.DataFrame, *, method: str = "none", samples: int = 16,
           seed: int = 0, batch_size: int | None = None, cache: str | Path | None = None,
-          per_video: bool = False, log=None) -> pd.DataFrame:
+          per_video: bool = False, log=None, signals_backend=None) -> pd.DataFrame:
     """The scores table of ``rows`` under ``run.model`` (unreadable images skipped and listed in
     ``attrs["skipped"]``).
 
@@ -303,6 +303,9 @@ def score(run: Run, rows: pd.DataFrame, *, method: str = "none", samples: int = 
     (:mod:`fakescope.train.map_scoring`), ``logit_k`` the log of the clip's mean probabilities
     for every method; clips without a map (too short, face lost; ``log`` is told) are in
     ``attrs["skipped"]`` by row position. The columns are those of image scores.
+    ``signals_backend`` (a :class:`~fakescope.backends.Backend`) extracts their clips' signals.
+    To spread image scoring over processes or a Ray cluster, see
+    :func:`fakescope.train.score_tasks.score_rows`.
 
     ``per_video`` (an image detector on frames): one row per ``video_id`` instead of per
     frame, its ``sample_id`` the video id, ``n_frames`` the frames read; per pass the video's
@@ -329,7 +332,7 @@ def score(run: Run, rows: pd.DataFrame, *, method: str = "none", samples: int = 
         clip = predict_clips(run.model, run.config, rows, out=run.out,
                              class_names=run.class_names, target=run.target, device=device,
                              method=method, samples=samples, seed=seed, batch_size=batch_size,
-                             say=log)
+                             say=log, backend=signals_backend)
         table = _table(clip.clips, clip.positions, clip.probs, None, run.class_names,
                        stochastic=method != "none")
     else:

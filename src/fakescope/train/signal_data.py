@@ -162,10 +162,12 @@ def _signal_errors(folder: Path, ids: set[str]) -> dict[str, str]:
 
 
 def prepare_maps(cfg: TrainConfig, rows: pd.DataFrame, out: str | Path, *,
-                 say: Callable[[str], None] | None = None) -> PreparedMaps:
+                 say: Callable[[str], None] | None = None, backend=None) -> PreparedMaps:
     """Signals, then maps, of every clip of ``rows`` (a video manifest, columns ``sample_id``,
     ``path``, and ``landmarks_path`` with ``data.landmarks=manifest``) into the folders of
-    :func:`map_dirs`; resumable. Failed clips are in ``failed`` and told to ``say``/the log."""
+    :func:`map_dirs`; resumable. Failed clips are in ``failed`` and told to ``say``/the log.
+    ``backend``: where the signals are extracted (a :class:`~fakescope.backends.Backend`;
+    default: ``data.signal_workers`` local processes)."""
     spec = map_spec(cfg)
     d = cfg.data
     dirs = map_dirs(cfg, out, rows)
@@ -173,7 +175,8 @@ def prepare_maps(cfg: TrainConfig, rows: pd.DataFrame, out: str | Path, *,
         _check_signal_paths(rows, dirs.signals)
     progress = bool(cfg.train.progress)
     summary = extract_signals(rows, dirs.signals, workers=d.signal_workers,
-                              landmarks=d.landmarks, flow=d.flow, progress=progress)
+                              landmarks=d.landmarks, flow=d.flow, progress=progress,
+                              backend=backend)
     _check_signal_paths(rows, dirs.signals)
     ids = {str(s) for s in rows["sample_id"]}
     failed = _signal_errors(dirs.signals, ids)
