@@ -190,3 +190,18 @@ def test_too_few_identities_skip_the_step_with_a_reason(tmp_path):
     assert "fewer than the 6" in result.skip_reason and not result.scores
     (sec,) = detector_sections(result, clips, tmp_path)
     assert sec.key == "video_detectors" and "Not run" in sec.text
+
+
+def test_generators_with_too_few_fakes_get_no_claim():
+    rows = [{"sample_id": f"r{i}", "label": 0, "source": "real", "identity": f"i{i}",
+             "p_fake": 0.1} for i in range(10)]
+    rows += [{"sample_id": "f0", "label": 1, "source": "lone", "identity": "i0", "p_fake": 0.9}]
+    rows += [{"sample_id": f"g{i}", "label": 1, "source": "many", "identity": f"i{i}",
+              "p_fake": 0.9} for i in range(6)]
+    t = pd.DataFrame(rows)
+    auc = per_generator_auc({"ppg_map": t}, n_boot=50)
+    lone = auc[auc["generator"] == "lone"].iloc[0]
+    assert lone["auc"] == 1.0 and lone["too_few"] and not lone["above_chance"]
+    assert auc[auc["generator"] == "many"].iloc[0]["above_chance"]
+    lines = generator_lines(auc)
+    assert "no claim either way: lone" in lines[0] and "above 0.5 on many" in lines[1]

@@ -162,6 +162,8 @@ def run_uncertainty_study(manifest: str | Path | pd.DataFrame, out_dir: str | Pa
     tables = study_tables(results, attribution_table, skipped)
     family_text = ""
     if video:
+        if "summary" in tables:
+            tables["summary"] = tables["summary"].rename(columns={"ms_per_image": "ms_per_clip"})
         family = families.family_tables(out / "scores", cfg, tests)
         tables.update(family.tables)
         family_text = family.text

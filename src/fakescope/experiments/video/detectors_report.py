@@ -66,12 +66,18 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
     return float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))
 
 
+#: Fewer fakes of a generator than this, and no claim is made about it: a bootstrap over one or
+#: two fakes gives an interval as narrow as the luck of those clips (AUC 1 [1, 1] from one).
+MIN_FAKES = 5
+
+
 def per_generator_auc(scores: dict[str, pd.DataFrame], *, n_boot: int = 500,
                       seed: int = 0) -> pd.DataFrame:
     """Per detector and generator: ``detector, family, generator, n_real, n_fake, auc, auc_lo,
     auc_hi`` (reals vs that generator's fakes, interval over identities), ``above_chance``
-    (``auc_lo > 0.5``), mean ``p_fake`` and ``epistemic`` (mean ``unc_epistemic``, NaN without
-    it) on the generator's fakes. Generators in order of first appearance."""
+    (``auc_lo > 0.5`` and at least :data:`MIN_FAKES` fakes; ``too_few`` says when there are
+    fewer), mean ``p_fake`` and ``epistemic`` (mean ``unc_epistemic``, NaN without it) on the
+    generator's fakes. Generators in order of first appearance."""
     rows = []
     for det, t in scores.items():
         reals = t[t["label"] == 0]
@@ -83,7 +89,9 @@ def per_generator_auc(scores: dict[str, pd.DataFrame], *, n_boot: int = 500,
                                   clusters=d["identity"].astype(str).to_numpy())
             rows.append({"detector": det, "family": family(det), "generator": g,
                          "n_real": len(reals), "n_fake": len(fakes), "auc": roc_auc(y, p),
-                         "auc_lo": lo, "auc_hi": hi, "above_chance": bool(lo > 0.5),
+                         "auc_lo": lo, "auc_hi": hi,
+                         "above_chance": bool(lo > 0.5) and len(fakes) >= MIN_FAKES,
+                         "too_few": len(fakes) < MIN_FAKES,
                          "p_fake": float(fakes["p_fake"].mean()),
                          "epistemic": float(fakes["unc_epistemic"].mean())
                          if "unc_epistemic" in fakes else float("nan")})
@@ -196,12 +204,17 @@ def generator_lines(auc: pd.DataFrame) -> list[str]:
     then the generators where the families disagree (some detector of one family above chance,
     none of the other)."""
     lines = []
-    for det, t in auc[auc["family"] == "biological"].groupby("detector", sort=False):
+    few = auc.get("too_few", pd.Series(False, index=auc.index)).astype(bool)
+    if few.any():
+        gens = list(dict.fromkeys(auc.loc[few, "generator"]))
+        lines.append(f"Fewer than {MIN_FAKES} scored fakes, so no claim either way: "
+                     f"{', '.join(gens)}.")
+    for det, t in auc[(auc["family"] == "biological") & ~few].groupby("detector", sort=False):
         yes, no = t.loc[t["above_chance"], "generator"], t.loc[~t["above_chance"], "generator"]
         lines.append(f"{det}: AUC interval above 0.5 on {', '.join(yes) or 'no generator'}; "
                      f"not on {', '.join(no) or 'none'}.")
-    if auc["family"].nunique() == 2:
-        by = auc.groupby(["generator", "family"], sort=False)["above_chance"].any().unstack()
+    if auc.loc[~few, "family"].nunique() == 2:
+        by = auc[~few].groupby(["generator", "family"], sort=False)["above_chance"].any().unstack()
         bio_only = by.index[by["biological"] & ~by["blind"]].tolist()
         blind_only = by.index[by["blind"] & ~by["biological"]].tolist()
         lines.append(f"Above chance for a biological detector only: "
