@@ -78,7 +78,11 @@ def test_a_photo_without_a_face_is_not_scored_whole(toy_checkpoint, folder, caps
     assert exc.value.code == 2 and r["verdict"] == "no_face" and r["reason"] == "no_face"
 
 
-def test_ood_fit_adds_the_flag_to_an_older_checkpoint(toy_checkpoint, toy_manifest, tmp_path):
+def test_ood_fit_adds_the_flag_to_an_older_checkpoint(toy_checkpoint, toy_manifest, tmp_path,
+                                                      monkeypatch):
+    from fakescope.cli.output import console
+
+    monkeypatch.setattr(console, "width", 1000)  # rich wraps mid-word at a narrow width
     old = tmp_path / "old"
     shutil.copytree(toy_checkpoint / "best", old)
     (old / "ood.safetensors").unlink()
