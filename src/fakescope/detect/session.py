@@ -286,18 +286,9 @@ class DetectSession:
 
     def _score(self, x: torch.Tensor, opts: DetectOptions) -> tuple[list[dict], dict | None]:
         """Per input: the scored fields (:func:`schema.scored`); and pixel maps with map_dir."""
-        stochastic = opts.uncertainty != "none"
         probs = probabilities(self.models, x, method=opts.uncertainty, samples=opts.samples,
                               seed=opts.seed, batch_size=opts.batch_size)
-        base = per_input(probs, stochastic=stochastic)
-        used = self.models if opts.uncertainty == "ensemble" else self.models[:1]
-        stats = self.ood if opts.uncertainty == "ensemble" else self.ood[:1]
-        ood = ood_scores(used, stats, x, batch_size=opts.batch_size)
-        out = [schema.scored(b["p_fake"], threshold=opts.threshold,
-                             uncertainty=b.get("uncertainty"),
-                             ood_score=None if ood is None else ood[i],
-                             in_distribution=None if ood is None else bool(ood[i] <= 1.0))
-               for i, b in enumerate(base)]
+        _, out = self._scored(probs, x, opts)
         maps = None
         if opts.map_dir is not None:
             maps = pixel_maps_of(self.models, x, method=opts.uncertainty, samples=opts.samples,
@@ -408,16 +399,22 @@ class DetectSession:
                 opts, used, stem_suffix=f"_frame{frames[fi]['frame']:06d}")}
         return out
 
-    def _score_frames(self, probs: torch.Tensor, x: torch.Tensor, opts: DetectOptions):
+    def _scored(self, probs: torch.Tensor, x: torch.Tensor,
+                opts: DetectOptions) -> tuple[list[dict], list[dict]]:
+        """Per input of ``x``: its fields from ``probs (T, N, C)`` (:func:`per_input`) and its
+        scored result (:func:`schema.scored`) with the OOD score of the models used."""
         base = per_input(probs, stochastic=opts.uncertainty != "none")
         used = self.models if opts.uncertainty == "ensemble" else self.models[:1]
         stats = self.ood if opts.uncertainty == "ensemble" else self.ood[:1]
         ood = ood_scores(used, stats, x, batch_size=opts.batch_size)
-        scores = [schema.scored(b["p_fake"], threshold=opts.threshold,
-                                uncertainty=b.get("uncertainty"),
-                                ood_score=None if ood is None else ood[i],
-                                in_distribution=None if ood is None else bool(ood[i] <= 1.0))
-                  for i, b in enumerate(base)]
+        return base, [schema.scored(b["p_fake"], threshold=opts.threshold,
+                                    uncertainty=b.get("uncertainty"),
+                                    ood_score=None if ood is None else ood[i],
+                                    in_distribution=None if ood is None else bool(ood[i] <= 1.0))
+                      for i, b in enumerate(base)]
+
+    def _score_frames(self, probs: torch.Tensor, x: torch.Tensor, opts: DetectOptions):
+        base, scores = self._scored(probs, x, opts)
         maps = None
         if opts.map_dir is not None:
             top = int(np.argmax([b["p_fake"] for b in base]))

@@ -40,8 +40,25 @@ def unit_features(model, x: torch.Tensor, batch_size: int = 128) -> np.ndarray:
         model.train(was)
 
 
+class LabelledRows:
+    """``labels`` and ``sources`` of a test set's manifest ``rows`` (one row per scored
+    item: an image, or a clip)."""
+
+    rows: pd.DataFrame
+
+    @property
+    def labels(self) -> np.ndarray:
+        """``(N,)`` 0 real / 1 fake."""
+        return self.rows["label"].to_numpy()
+
+    @property
+    def sources(self) -> np.ndarray:
+        """``(N,)`` source names (``"real"`` or the generator) as str."""
+        return self.rows["source"].astype(str).to_numpy()
+
+
 @dataclass
-class Clips:
+class Clips(LabelledRows):
     """Clips that have at least one unit.
 
     ``x (U, 3, H, W)``: the units (frames in [0, 1], or z-scored maps); ``unit_clip (U,)``: the
@@ -73,16 +90,6 @@ class Clips:
         keep = np.array([s in where for s in ids])
         return cls(x[torch.from_numpy(keep)] if not keep.all() else x,
                    np.array([where[s] for s in ids[keep]], dtype=np.int64), rows, skipped)
-
-    @property
-    def labels(self) -> np.ndarray:
-        """``(K,)`` 0 real / 1 fake."""
-        return self.rows["label"].to_numpy()
-
-    @property
-    def sources(self) -> np.ndarray:
-        """``(K,)`` source names (``"real"`` or the generator) as str."""
-        return self.rows["source"].astype(str).to_numpy()
 
     def predict(self, members, *, method: str = "none", samples: int = 16, seed: int = 0,
                 batch_size: int = 128) -> torch.Tensor:

@@ -12,7 +12,7 @@ from fakescope.data.dataset import load_tensor
 from fakescope.data.manifest import select_split, subset
 from fakescope.errors import DataError
 from fakescope.models.predict import predict_samples
-from fakescope.uncertainty.clips import unit_features
+from fakescope.uncertainty.clips import LabelledRows, unit_features
 
 
 def subsample(df: pd.DataFrame, per_class: int | None, seed: int) -> pd.DataFrame:
@@ -58,23 +58,13 @@ def check_manifest(df: pd.DataFrame) -> list[str]:
 
 
 @dataclass
-class Images:
+class Images(LabelledRows):
     """The readable images of one split in memory: ``x (M, 3, S, S)`` float in [0, 1],
     ``rows`` their manifest rows (index 0..M-1, same order) and ``skipped {path: error}``."""
 
     x: torch.Tensor
     rows: pd.DataFrame
     skipped: dict[str, str]
-
-    @property
-    def labels(self) -> np.ndarray:
-        """``(M,)`` 0 real / 1 fake."""
-        return self.rows["label"].to_numpy()
-
-    @property
-    def sources(self) -> np.ndarray:
-        """``(M,)`` source names (``"real"`` or the generator) as str."""
-        return self.rows["source"].astype(str).to_numpy()
 
     def predict(self, members, *, method: str = "none", samples: int = 16, seed: int = 0,
                 batch_size: int = 128) -> torch.Tensor:
