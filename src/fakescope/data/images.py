@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import struct
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +116,26 @@ def image_header(data: bytes) -> dict | None:
     ``width``/``height`` are as stored (before EXIF orientation); Pillow's own decompression-
     bomb guard is off here, the caller compares the size with its limit.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
+
+    try:
+        with _pillow_open(data) as im:
+            try:
+                orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
+            except Exception:  # noqa: BLE001 - a broken EXIF block is not a broken image
+                orientation = 1
+            return {"format": im.format or "", "mode": im.mode, "width": int(im.width),
+                    "height": int(im.height), "orientation": orientation,
+                    "frames": int(getattr(im, "n_frames", 1) or 1)}
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error):
+        return None
+
+
+@contextmanager
+def _pillow_open(data: bytes):
+    """``Image.open`` of ``data`` with Pillow's decompression-bomb guard off and its warnings
+    silenced (the callers compare the size with their own limit); the guard is restored."""
+    from PIL import Image
 
     old = Image.MAX_IMAGE_PIXELS
     try:
@@ -123,15 +143,7 @@ def image_header(data: bytes) -> dict | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as im:
-                try:
-                    orientation = int(im.getexif().get(EXIF_ORIENTATION, 1) or 1)
-                except Exception:  # noqa: BLE001 - a broken EXIF block is not a broken image
-                    orientation = 1
-                return {"format": im.format or "", "mode": im.mode, "width": int(im.width),
-                        "height": int(im.height), "orientation": orientation,
-                        "frames": int(getattr(im, "n_frames", 1) or 1)}
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error):
-        return None
+                yield im
     finally:
         Image.MAX_IMAGE_PIXELS = old
 
@@ -149,26 +161,20 @@ _MODE_NOTES = {"I;16": "16-bit samples scaled to 8 bits", "I;16B": "16-bit sampl
 def _pillow_decode(data: bytes) -> np.ndarray | None:
     """RGB uint8 pixels of the first frame with Pillow, EXIF orientation applied; None when
     Pillow cannot decode it."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    old = Image.MAX_IMAGE_PIXELS
     try:
-        Image.MAX_IMAGE_PIXELS = None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as im:
-                im.seek(0)
-                im = ImageOps.exif_transpose(im)
-                if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                    a = np.asarray(im, dtype=np.float64)
-                    top = 65535.0 if im.mode.startswith("I;16") else max(float(a.max()), 1.0)
-                    a = np.clip(a / top * 255.0, 0, 255).round().astype(np.uint8)
-                    return np.repeat(a[..., None], 3, axis=2)
-                return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+        with _pillow_open(data) as im:
+            im.seek(0)
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                a = np.asarray(im, dtype=np.float64)
+                top = 65535.0 if im.mode.startswith("I;16") else max(float(a.max()), 1.0)
+                a = np.clip(a / top * 255.0, 0, 255).round().astype(np.uint8)
+                return np.repeat(a[..., None], 3, axis=2)
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
     except Exception:  # noqa: BLE001 - any decoder failure is "not readable" for the caller
         return None
-    finally:
-        Image.MAX_IMAGE_PIXELS = old
 
 
 def _decode(data: bytes, path) -> np.ndarray:
