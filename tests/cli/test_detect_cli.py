@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -16,17 +14,9 @@ from typer.testing import CliRunner
 from fakescope.cli.main import app, main
 from fakescope.data.images import save_image
 from fakescope.models.checkpoint import read_meta
+from tests._dummies.media import png_header_only
 
 runner = CliRunner()
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + chunk(b"IEND", b""))
 
 
 @pytest.fixture
@@ -36,7 +26,7 @@ def folder(tmp_path):
     save_image(d / "a.png", rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
     Image.fromarray(rng.integers(0, 255, (36, 48, 3), dtype=np.uint8)).save(d / "b.ppm")
     save_image(d / "one.png", np.zeros((1, 1, 3), np.uint8))
-    (d / "huge.png").write_bytes(_png_header_only(20000, 20000))
+    (d / "huge.png").write_bytes(png_header_only(20000, 20000))
     (d / "notes.txt").write_text("not media")
     return d
 

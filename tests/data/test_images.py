@@ -43,8 +43,6 @@ def test_list_media(tmp_path):
 
 # ---------------------------------------------------------------- intake (read_image)
 import io  # noqa: E402
-import struct  # noqa: E402
-import zlib  # noqa: E402
 
 from PIL import Image, ImageOps  # noqa: E402
 
@@ -54,6 +52,7 @@ from fakescope.data.images import (  # noqa: E402
     IntakeError,
     read_image,
 )
+from tests._dummies.media import png_header_only  # noqa: E402
 
 
 def _pil_bytes(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -62,22 +61,12 @@ def _pil_bytes(img: Image.Image, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header says width x height, with one tiny IDAT (never decoded by intake)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + chunk(b"IEND", b""))
-
-
 RGB = np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)
 
 
 def test_oversized_png_is_refused_from_its_header(tmp_path):
     f = tmp_path / "huge.png"
-    f.write_bytes(_png_header_only(20000, 20000))
+    f.write_bytes(png_header_only(20000, 20000))
     with pytest.raises(IntakeError, match=r"20000 x 20000 px \(400.0 megapixels\), over the "
                        r"limit of 50") as exc:
         read_image(f)
